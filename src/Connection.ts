@@ -1,0 +1,129 @@
+/**
+ * A connected STREAM or SEQPACKET socket.
+ *
+ * Model. A `Connection` owns its socket descriptor and every received descriptor nobody has
+ * claimed yet; `close` (or the scope that opened it) releases all of them. Its identity,
+ * `peer`, is read from the kernel (`SO_PEERCRED`) when it is made, before anything is read.
+ *
+ * Reading is pull-based: nothing is read from the socket until `messages` is pulled. A
+ * consumer that stops pulling leaves data in the kernel's buffers, the sender's buffers fill,
+ * and its `send` suspends: backpressure end to end. `messages` ends on a clean end of stream
+ * and fails with a typed error otherwise (a peer that vanished mid-frame gives
+ * `ProtocolError`, a reset `Closed`).
+ *
+ * Writing: `send` resolves once the kernel holds the whole message (and its descriptors).
+ * Sends on one connection are delivered in call order. A send that cannot go out now waits
+ * for the socket to become writable, holding its own duplicates of the descriptors, so the
+ * caller may close its descriptors whenever `send` resolves. A STREAM write that goes out in
+ * parts attaches the descriptors to the first part only.
+ *
+ * Received descriptors: each message's `fds` are owned `Fd`s. A connection holds at most
+ * `limits.maxUnclaimedFds` that have been neither closed nor taken; past that it ends with
+ * `FdLimit`, so a careless consumer or a hostile peer cannot exhaust the process. Use
+ * `handleMessages` to have each message's descriptors closed when your handler returns, or
+ * `limits.maxFdsPerMessage: 0` to close any that arrive at once.
+ *
+ * @since 0.1.0
+ */
+import type { Effect, Sink, Stream } from "effect"
+import type * as Address from "./Address.ts"
+import type { PeerCredentials } from "./Credentials.ts"
+import type { ConnectionError } from "./Errors.ts"
+import type { Message, Outgoing } from "./Message.ts"
+
+/**
+ * Socket types a connection can have.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type SocketType = "stream" | "seqpacket"
+
+/**
+ * How a STREAM connection turns bytes into messages: `"length-prefixed"` frames (the README's
+ * wire format, which carries each frame's descriptor count), or `"raw"` chunks as read.
+ * SEQPACKET keeps the kernel's message boundaries and ignores this.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type Framing = "length-prefixed" | "raw"
+
+/**
+ * Resource limits of one connection.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface Limits {
+  /** Largest message accepted (a frame header announcing more fails before allocating it). Default 16 MiB. */
+  readonly maxMessageBytes?: number | undefined
+  /** Most descriptors accepted in one message; 0 closes every received descriptor at once. Default 253. */
+  readonly maxFdsPerMessage?: number | undefined
+  /** Most received descriptors held neither closed nor taken. Default 1024. */
+  readonly maxUnclaimedFds?: number | undefined
+}
+
+/**
+ * The default limits.
+ *
+ * @category constants
+ * @since 0.1.0
+ */
+export const defaultLimits: Required<{ readonly [K in keyof Limits]: number }> = {
+  maxMessageBytes: 16 * 1024 * 1024,
+  maxFdsPerMessage: 253,
+  maxUnclaimedFds: 1024
+}
+
+/**
+ * Options shared by everything that makes a connection.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface ConnectionOptions {
+  readonly framing?: Framing | undefined
+  readonly limits?: Limits | undefined
+  /** Ask the kernel for the sender's credentials with each message (SO_PASSCRED). */
+  readonly passCredentials?: boolean | undefined
+}
+
+/**
+ * A connected socket.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface Connection {
+  readonly type: SocketType
+  readonly framing: Framing
+  /** The socket's descriptor number, borrowed: do not close it, close the connection. */
+  readonly fd: number
+  /** The peer's identity from SO_PEERCRED. */
+  readonly peer: PeerCredentials
+  /** This end's bound address (unnamed for most clients). */
+  readonly localAddress: Address.Address
+  /** The peer's bound address (the listener's path for a client; a `bind` path for a server). */
+  readonly remoteAddress: Address.Address
+  /** Incoming messages; ends on clean end of stream. Pull to read: one consumer at a time. */
+  readonly messages: Stream.Stream<Message, ConnectionError>
+  /** Sends one message; resolves when the kernel holds all of it. */
+  readonly send: (message: Outgoing) => Effect.Effect<void, ConnectionError>
+  /** `send` as a sink. */
+  readonly sink: Sink.Sink<void, Outgoing, never, ConnectionError>
+  /** Shuts down the write side once queued sends are out (the peer sees end of stream). */
+  readonly end: Effect.Effect<void, ConnectionError>
+  /** Closes the socket and every unclaimed received descriptor; pending sends fail with `Closed`. Idempotent. */
+  readonly close: Effect.Effect<void>
+  /**
+   * Runs `handler` for each message in turn; the message's descriptors that the handler did
+   * not close or take are closed when it returns.
+   */
+  readonly handleMessages: <E, R>(
+    handler: (message: Message) => Effect.Effect<void, E, R>
+  ) => Effect.Effect<void, ConnectionError | E, R>
+  /** How many received descriptors are held neither closed nor taken. */
+  readonly unclaimedFds: number
+  readonly isClosed: boolean
+}

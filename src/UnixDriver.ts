@@ -1,0 +1,70 @@
+/**
+ * The driver: the one service every part of the core needs.
+ *
+ * It bundles the native addon's syscalls, the readiness reactor built on the addon's epoll
+ * thread, and the receive buffer every socket of this realm reads into (JS is single-threaded,
+ * so one buffer serves all; bytes are copied out before anything else runs). Each runtime
+ * adapter loads the addon its own way and provides this service: `NodeUnix.layer`,
+ * `BunUnix.layer`, `DenoUnix.layer`. The core never imports a runtime.
+ *
+ * @since 0.1.0
+ */
+import { Context } from "effect"
+import { type NativeBinding, RECV_META_LENGTH } from "./internal/binding.ts"
+import { Reactor } from "./internal/reactor.ts"
+
+/**
+ * What a driver holds.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface UnixDriverShape {
+  /** The runtime that provided the driver: `"node"`, `"bun"` or `"deno"`. */
+  readonly runtime: string
+  /** @internal the addon */
+  readonly binding: NativeBinding
+  /** @internal readiness */
+  readonly reactor: Reactor
+  /** @internal the shared receive buffer */
+  readonly scratch: Uint8Array
+  /** @internal the shared `recvmsg` metadata array */
+  readonly meta: Int32Array
+  /** The process's effective uid and gid, read once. */
+  readonly euid: number
+  readonly egid: number
+}
+
+/**
+ * The driver service.
+ *
+ * @category services
+ * @since 0.1.0
+ */
+export class UnixDriver extends Context.Service<UnixDriver, UnixDriverShape>()("unix-socket-fd-passing/UnixDriver") {}
+
+/**
+ * The size of the shared receive buffer: one read takes at most this much.
+ *
+ * @category constants
+ * @since 0.1.0
+ */
+export const RECEIVE_BUFFER_BYTES = 256 * 1024
+
+/**
+ * Builds a driver over a loaded addon. Adapters call this once per realm (main thread or
+ * worker) and cache the result.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const make = (binding: NativeBinding, runtime: string): UnixDriverShape =>
+  UnixDriver.of({
+    runtime,
+    binding,
+    reactor: new Reactor(binding),
+    scratch: new Uint8Array(RECEIVE_BUFFER_BYTES),
+    meta: new Int32Array(RECV_META_LENGTH),
+    euid: binding.geteuid(),
+    egid: binding.getegid()
+  })

@@ -1,0 +1,139 @@
+/**
+ * The length-prefixed wire format for STREAM sockets, with descriptors.
+ *
+ * Each frame is an 8-byte header and its payload:
+ *
+ *   bytes 0–3  payload length in bytes, unsigned 32-bit big-endian
+ *   bytes 4–5  number of descriptors that belong to this frame, unsigned 16-bit big-endian
+ *              (0–253)
+ *   bytes 6–7  reserved, zero
+ *
+ * A sender attaches a frame's descriptors (SCM_RIGHTS) to the `sendmsg` that carries the
+ * frame's first header byte; several frames may share one `sendmsg` whose descriptors are
+ * then theirs in order. The kernel hands descriptors over with the first byte of the
+ * `sendmsg` that carried them, and one read may span two `sendmsg`s, so byte offsets say
+ * nothing reliable about which bytes the descriptors came with. The receiver instead keeps
+ * received descriptors in a FIFO and, at each complete header, takes exactly the header's
+ * count from its front. A compliant sender has always delivered them by then; if the FIFO
+ * holds fewer, the peer broke the protocol.
+ *
+ * @internal
+ */
+import { MessageTooLarge, ProtocolError } from "../Errors.ts"
+
+export const HEADER_BYTES = 8
+export const MAX_FDS_PER_FRAME = 253
+
+/** Builds header + payload in one buffer, ready for one `sendmsg`. */
+export const encodeFrame = (payload: Uint8Array, fdCount: number): Uint8Array => {
+  const frame = new Uint8Array(HEADER_BYTES + payload.length)
+  const view = new DataView(frame.buffer)
+  view.setUint32(0, payload.length)
+  view.setUint16(4, fdCount)
+  frame.set(payload, HEADER_BYTES)
+  return frame
+}
+
+/** One decoded frame: a copy of its payload and its descriptors, in the order sent. */
+export interface Frame {
+  readonly data: Uint8Array
+  readonly fds: Array<number>
+}
+
+/**
+ * Incremental decoder. `push` bytes (borrowed: copied as needed before returning) and the
+ * descriptors that came with them; complete frames are appended to `out`.
+ *
+ * Descriptor numbers of -1 in the FIFO stand for descriptors already closed because the
+ * endpoint does not accept them (`maxFdsPerMessage: 0`); they count for association and are
+ * dropped from the frame.
+ */
+export class FrameDecoder {
+  readonly #maxBytes: number
+  /** Received descriptors not yet given to a frame. */
+  readonly fifo: Array<number> = []
+  #pending: Uint8Array = new Uint8Array(0)
+  #pendingLength = 0
+
+  constructor(maxBytes: number) {
+    this.#maxBytes = maxBytes
+  }
+
+  /** Bytes of an incomplete frame held back. */
+  get bufferedBytes(): number {
+    return this.#pendingLength
+  }
+
+  push(chunk: Uint8Array, out: Array<Frame>): ProtocolError | MessageTooLarge | undefined {
+    let input = chunk
+    // Complete the held-back frame first, copying only what it still needs.
+    while (this.#pendingLength > 0) {
+      const need = this.#needed(this.#pending.subarray(0, this.#pendingLength))
+      if (typeof need !== "number") return need
+      if (this.#pendingLength >= need) {
+        this.#emit(this.#pending.subarray(0, need), out)
+        this.#pendingLength = 0
+        if (this.#pending.length > 1 << 20) this.#pending = new Uint8Array(0)
+        break
+      }
+      const take = Math.min(need - this.#pendingLength, input.length)
+      if (take === 0) return undefined
+      this.#append(input.subarray(0, take), need)
+      input = input.subarray(take)
+    }
+    while (input.length > 0) {
+      const need = this.#needed(input)
+      if (typeof need !== "number") return need
+      if (need > input.length) {
+        this.#append(input, need)
+        return undefined
+      }
+      this.#emit(input.subarray(0, need), out)
+      input = input.subarray(need)
+    }
+    return undefined
+  }
+
+  /** Total frame length announced by the header at the start of `bytes`; 8 while incomplete. */
+  #needed(bytes: Uint8Array): number | ProtocolError | MessageTooLarge {
+    if (bytes.length < HEADER_BYTES) return HEADER_BYTES
+    const view = new DataView(bytes.buffer, bytes.byteOffset, HEADER_BYTES)
+    const length = view.getUint32(0)
+    const fdCount = view.getUint16(4)
+    if (view.getUint16(6) !== 0) {
+      return new ProtocolError({ message: `frame header has non-zero reserved bytes (${view.getUint16(6)})` })
+    }
+    if (fdCount > MAX_FDS_PER_FRAME) {
+      return new ProtocolError({ message: `frame header claims ${fdCount} descriptors, over the limit of ${MAX_FDS_PER_FRAME}` })
+    }
+    if (fdCount > this.fifo.length) {
+      return new ProtocolError({
+        message: `frame claims ${fdCount} descriptors but only ${this.fifo.length} arrived before its header`
+      })
+    }
+    if (length > this.#maxBytes) {
+      return new MessageTooLarge({
+        message: `frame header announces ${length} bytes, over limits.maxMessageBytes (${this.#maxBytes})`,
+        size: length,
+        limit: this.#maxBytes
+      })
+    }
+    return HEADER_BYTES + length
+  }
+
+  #append(bytes: Uint8Array, capacity: number): void {
+    if (this.#pending.length < capacity) {
+      const grown = new Uint8Array(Math.max(capacity, HEADER_BYTES))
+      grown.set(this.#pending.subarray(0, this.#pendingLength))
+      this.#pending = grown
+    }
+    this.#pending.set(bytes, this.#pendingLength)
+    this.#pendingLength += bytes.length
+  }
+
+  #emit(frame: Uint8Array, out: Array<Frame>): void {
+    const fdCount = (frame[4]! << 8) | frame[5]!
+    const fds = this.fifo.splice(0, fdCount).filter((fd) => fd >= 0)
+    out.push({ data: frame.slice(HEADER_BYTES), fds })
+  }
+}

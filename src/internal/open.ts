@@ -1,0 +1,63 @@
+/**
+ * Shared steps of opening sockets: create, bind, connect with retry, wait for readiness.
+ *
+ * @internal
+ */
+import { Effect } from "effect"
+import type * as Address from "../Address.ts"
+import type * as Errors from "../Errors.ts"
+import type { UnixDriverShape } from "../UnixDriver.ts"
+import { errorFromErrno } from "./errno.ts"
+import type { Watch } from "./reactor.ts"
+
+export type AnySocketType = "stream" | "seqpacket" | "dgram"
+
+export const typeNumber = (driver: UnixDriverShape, type: AnySocketType): number => {
+  const c = driver.binding.constants
+  return type === "stream" ? c.SOCK_STREAM : type === "seqpacket" ? c.SOCK_SEQPACKET : c.SOCK_DGRAM
+}
+
+export const typeName = (driver: UnixDriverShape, type: number): AnySocketType | undefined => {
+  const c = driver.binding.constants
+  return type === c.SOCK_STREAM ? "stream" : type === c.SOCK_SEQPACKET ? "seqpacket" : type === c.SOCK_DGRAM ? "dgram" : undefined
+}
+
+/** `socket(AF_UNIX, type)`, non-blocking and close-on-exec. */
+export const openSocket = (driver: UnixDriverShape, type: AnySocketType): number | Errors.UnixError => {
+  const fd = driver.binding.socket(typeNumber(driver, type))
+  return fd < 0 ? errorFromErrno(driver.binding, -fd, "socket") : fd
+}
+
+/** Waits until `watch` reports readable (or hang-up, error, close). */
+export const waitReadable = (watch: Watch): Effect.Effect<void> =>
+  Effect.callback<void>((resume) => {
+    watch.whenReadable(() => resume(Effect.void))
+    return Effect.sync(() => watch.cancelReadable())
+  })
+
+/**
+ * `connect`, retried while the listener's backlog is full (EAGAIN on a non-blocking AF_UNIX
+ * connect does not progress by itself, so it is retried with a growing pause, as long as the
+ * caller waits: bound it with `Effect.timeout`).
+ */
+export const connectWithRetry = (
+  driver: UnixDriverShape,
+  fd: number,
+  address: Address.Address
+): Effect.Effect<void, Errors.UnixError> =>
+  Effect.gen(function*() {
+    const c = driver.binding.constants
+    let pause = 1
+    for (;;) {
+      const result = driver.binding.connect(fd, address.bytes)
+      if (result === 0) return
+      const errno = -result
+      if (errno === c.EINTR) continue
+      if (errno === c.EAGAIN) {
+        yield* Effect.sleep(pause)
+        pause = Math.min(pause * 2, 100)
+        continue
+      }
+      return yield* Effect.fail(errorFromErrno(driver.binding, errno, "connect", address.text))
+    }
+  })

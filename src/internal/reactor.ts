@@ -1,0 +1,142 @@
+/**
+ * The JS half of the readiness reactor.
+ *
+ * The addon's epoll thread reports "this descriptor is ready" once per arming (EPOLLONESHOT).
+ * Here each socket gets a `Watch` with a token; a reader or writer that hit EAGAIN parks one
+ * callback on it and the watch arms the interest that is still wanted. Nothing is armed while
+ * nobody waits, so a consumer that stops pulling stops the reads (pull-based backpressure).
+ *
+ * Liveness: every open socket retains the reactor; while any is retained the thread-safe
+ * function is referenced and keeps the process alive. Closing the last lets the process exit.
+ *
+ * @internal
+ */
+import type { NativeBinding } from "./binding.ts"
+
+export class Reactor {
+  readonly #binding: NativeBinding
+  readonly #watches = new Map<number, Watch>()
+  #nextToken = 1
+  #retained = 0
+
+  /** Starts the addon's epoll thread (once per addon instance). */
+  constructor(binding: NativeBinding) {
+    this.#binding = binding
+    const result = binding.reactorStart(this.#dispatch)
+    if (result < 0) {
+      throw new Error(`unix-socket-fd-passing: cannot start the epoll reactor: ${binding.strerror(-result)}`)
+    }
+  }
+
+  /** Starts watching `fd`; nothing is armed until a reader or writer waits. */
+  register(fd: number): Watch {
+    let token = this.#nextToken
+    this.#nextToken = token >= 0x7fffffff ? 1 : token + 1
+    while (this.#watches.has(token)) token++
+    const watch = new Watch(this, this.#binding, fd, token)
+    this.#watches.set(token, watch)
+    return watch
+  }
+
+  /** @internal */
+  forget(watch: Watch): void {
+    this.#watches.delete(watch.token)
+  }
+
+  /** An open socket keeps the process alive. */
+  retain(): void {
+    if (this.#retained++ === 0) this.#binding.ref()
+  }
+
+  release(): void {
+    if (--this.#retained === 0) this.#binding.unref()
+  }
+
+  readonly #dispatch = (events: Int32Array): void => {
+    for (let i = 0; i + 1 < events.length; i += 2) {
+      this.#watches.get(events[i]!)?.fire(events[i + 1]!)
+    }
+  }
+}
+
+export class Watch {
+  readonly #reactor: Reactor
+  readonly #binding: NativeBinding
+  readonly fd: number
+  readonly token: number
+  #onReadable: (() => void) | undefined
+  #onWritable: (() => void) | undefined
+  #closed = false
+
+  constructor(reactor: Reactor, binding: NativeBinding, fd: number, token: number) {
+    this.#reactor = reactor
+    this.#binding = binding
+    this.fd = fd
+    this.token = token
+  }
+
+  /** Calls `callback` once when the fd is readable, hung up or in error. */
+  whenReadable(callback: () => void): void {
+    this.#onReadable = callback
+    this.#arm()
+  }
+
+  /** Calls `callback` once when the fd is writable, hung up or in error. */
+  whenWritable(callback: () => void): void {
+    this.#onWritable = callback
+    this.#arm()
+  }
+
+  cancelReadable(): void {
+    this.#onReadable = undefined
+  }
+
+  cancelWritable(): void {
+    this.#onWritable = undefined
+  }
+
+  /** @internal called by the reactor with the epoll bits of one event */
+  fire(events: number): void {
+    const c = this.#binding.constants
+    const failed = (events & (c.EPOLLERR | c.EPOLLHUP)) !== 0
+    const read = this.#onReadable
+    const write = this.#onWritable
+    if (read !== undefined && (failed || (events & (c.EPOLLIN | c.EPOLLRDHUP)) !== 0)) {
+      this.#onReadable = undefined
+    }
+    if (write !== undefined && (failed || (events & c.EPOLLOUT) !== 0)) {
+      this.#onWritable = undefined
+    }
+    // Re-arm what is still wanted before running callbacks, which may wait again themselves.
+    if (this.#onReadable !== undefined || this.#onWritable !== undefined) this.#arm()
+    if (read !== undefined && this.#onReadable === undefined) read()
+    if (write !== undefined && this.#onWritable === undefined) write()
+  }
+
+  /** Stops watching (before the fd is closed) and wakes any waiter so it sees the close. */
+  close(): void {
+    if (this.#closed) return
+    this.#closed = true
+    this.#binding.unwatch(this.fd)
+    this.#reactor.forget(this)
+    const read = this.#onReadable
+    const write = this.#onWritable
+    this.#onReadable = undefined
+    this.#onWritable = undefined
+    read?.()
+    write?.()
+  }
+
+  #arm(): void {
+    if (this.#closed) return
+    const c = this.#binding.constants
+    const interest = (this.#onReadable !== undefined ? c.EPOLLIN : 0) | (this.#onWritable !== undefined ? c.EPOLLOUT : 0)
+    if (interest === 0) return
+    const result = this.#binding.watch(this.fd, this.token, interest)
+    if (result < 0) {
+      // The fd cannot be watched (closed under us): wake the waiters; their next syscall
+      // reports the real error.
+      queueMicrotask(() => this.fire(c.EPOLLERR))
+    }
+  }
+}

@@ -1,0 +1,112 @@
+import { Effect, Stream } from "effect"
+import { execFileSync } from "node:child_process"
+import * as fs from "node:fs"
+import { describe, expect, it } from "vitest"
+import { Address, Message, UnixServer, UnixSocket } from "../src/index.ts"
+import { runCountingFds, tempDir } from "./helpers.ts"
+
+/** Leaves a socket file nobody listens on: a real process binds it and exits. */
+const staleSocket = (path: string) =>
+  execFileSync("python3", ["-c", "import socket,sys; s=socket.socket(socket.AF_UNIX); s.bind(sys.argv[1])", path])
+
+describe("addresses", () => {
+  it("a stale socket file (nobody listening) is replaced", () =>
+    runCountingFds(Effect.gen(function*() {
+      const path = `${tempDir()}/stale.sock`
+      staleSocket(path)
+      expect(fs.lstatSync(path).isSocket()).toBe(true)
+      const server = yield* UnixServer.listen({ address: path })
+      const client = yield* UnixSocket.connect({ address: path })
+      expect(client.peer.pid).toBe(process.pid)
+      yield* server.close
+      expect(fs.existsSync(path)).toBe(false) // closing removes the file
+    })))
+
+  it("a live listener gives AddressInUse and keeps its socket file", () =>
+    runCountingFds(Effect.gen(function*() {
+      const path = `${tempDir()}/live.sock`
+      yield* UnixServer.listen({ address: path })
+      const error = yield* Effect.flip(UnixServer.listen({ address: path }))
+      expect(error._tag).toBe("AddressInUse")
+      expect(error.message).toContain("live server")
+      yield* UnixSocket.connect({ address: path }) // the first server is still reachable
+    })))
+
+  it("a regular file at the path is left untouched and reported", () =>
+    runCountingFds(Effect.gen(function*() {
+      const path = `${tempDir()}/precious.txt`
+      fs.writeFileSync(path, "keep me")
+      const error = yield* Effect.flip(UnixServer.listen({ address: path }))
+      expect(error._tag).toBe("AddressInUse")
+      expect(error.message).toContain("not a socket")
+      expect(fs.readFileSync(path, "utf8")).toBe("keep me")
+    })))
+
+  it("a symlink planted at the path is not followed, not removed, and its target survives", () =>
+    runCountingFds(Effect.gen(function*() {
+      const dir = tempDir()
+      const target = `${dir}/target`
+      staleSocket(target)
+      fs.symlinkSync(target, `${dir}/link.sock`)
+      const error = yield* Effect.flip(UnixServer.listen({ address: `${dir}/link.sock` }))
+      expect(error._tag).toBe("AddressInUse")
+      expect(fs.lstatSync(`${dir}/link.sock`).isSymbolicLink()).toBe(true)
+      expect(fs.lstatSync(target).isSocket()).toBe(true)
+    })))
+
+  it("a path of 107 bytes works; 108 bytes fails with PathTooLong before any syscall", () =>
+    runCountingFds(Effect.gen(function*() {
+      const dir = tempDir()
+      const fit = `${dir}/${"x".repeat(107 - dir.length - 1)}`
+      expect(Buffer.byteLength(fit)).toBe(107)
+      yield* UnixServer.listen({ address: fit })
+      yield* UnixSocket.connect({ address: fit })
+      const error = yield* Effect.flip(UnixServer.listen({ address: fit + "y" }))
+      expect(error._tag).toBe("PathTooLong")
+      expect(error).toMatchObject({ bytes: 108, limit: 107 })
+      const connectError = yield* Effect.flip(UnixSocket.connect({ address: "/" + "é".repeat(60) }))
+      expect(connectError._tag).toBe("PathTooLong") // bytes, not characters
+    })))
+
+  it("an abstract address works, creates no file, and is matched by its exact length", () =>
+    runCountingFds(Effect.gen(function*() {
+      const name = `@usfp-${process.pid}-abstract`
+      const server = yield* UnixServer.listen({ address: name })
+      expect(server.address.kind).toBe("abstract")
+      const table = fs.readFileSync("/proc/net/unix", "utf8")
+      expect(table).toContain(name) // the kernel lists it with its exact name, no padding
+      const client = yield* UnixSocket.connect({ address: name })
+      expect(client.remoteAddress.text).toBe(name)
+      const [connection] = yield* server.connections.pipe(Stream.take(1), Stream.runCollect)
+      yield* client.send("over the abstract namespace")
+      const [message] = yield* connection!.messages.pipe(Stream.take(1), Stream.runCollect)
+      expect(Message.text(message!)).toBe("over the abstract namespace")
+      const padded = yield* Effect.flip(UnixSocket.connect({ address: name + "\0" }))
+      expect(padded._tag).toBe("ConnectionRefused")
+      yield* server.close
+      expect(fs.readFileSync("/proc/net/unix", "utf8")).not.toContain(name)
+    })))
+
+  it("connecting to a missing path fails with AddressNotFound; to a dead socket with ConnectionRefused", () =>
+    runCountingFds(Effect.gen(function*() {
+      const dir = tempDir()
+      const missing = yield* Effect.flip(UnixSocket.connect({ address: `${dir}/nothing.sock` }))
+      expect(missing._tag).toBe("AddressNotFound")
+      expect(missing).toMatchObject({ syscall: "connect", code: "ENOENT", address: `${dir}/nothing.sock` })
+      staleSocket(`${dir}/dead.sock`)
+      const dead = yield* Effect.flip(UnixSocket.connect({ address: `${dir}/dead.sock` }))
+      expect(dead._tag).toBe("ConnectionRefused")
+    })))
+
+  it("parses the three kinds of address", () => {
+    const parsed = (text: string) => {
+      const result = Address.parse(text)
+      if (result._tag === "Failure") throw result.failure
+      return result.success
+    }
+    expect(parsed("/run/x.sock")).toMatchObject({ kind: "path", text: "/run/x.sock" })
+    expect(Array.from(parsed("@ab").bytes)).toEqual([0, 97, 98])
+    expect(parsed("").kind).toBe("unnamed")
+    expect(Address.fromBytes(new Uint8Array([0, 120])).text).toBe("@x")
+  })
+})

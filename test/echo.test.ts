@@ -1,0 +1,104 @@
+import { Effect, Stream } from "effect"
+import { describe, expect, it } from "vitest"
+import type { Connection, Framing, SocketType } from "../src/Connection.ts"
+import { Message, UnixServer, UnixSocket } from "../src/index.ts"
+import { runCountingFds, spawnPeer, succeeded, tempDir } from "./helpers.ts"
+
+const kinds: ReadonlyArray<readonly [SocketType, Framing]> = [
+  ["stream", "length-prefixed"],
+  ["stream", "raw"],
+  ["seqpacket", "raw"]
+]
+
+/** Serves an echo: every message (bytes and descriptors) goes back to its sender. */
+const echoServer = (address: string, type: SocketType, framing: Framing) =>
+  Effect.gen(function*() {
+    const server = yield* UnixServer.listen({ address, type, framing })
+    yield* Effect.forkScoped(
+      server.serve((connection) => connection.handleMessages((message) => connection.send({ data: message.data, fds: message.fds })))
+    )
+    return server
+  })
+
+/** Sends `count` messages and reads until every byte came back; returns the text received. */
+const roundTrip = (connection: Connection, count: number) =>
+  Effect.gen(function*() {
+    let expected = ""
+    for (let i = 0; i < count; i++) {
+      expected += `message ${i};`
+      yield* connection.send(`message ${i};`)
+    }
+    let received = ""
+    let messages = 0
+    yield* connection.messages.pipe(
+      Stream.takeUntil((message) => {
+        received += Message.text(message)
+        messages++
+        return received.length >= expected.length
+      }),
+      Stream.runDrain
+    )
+    return { expected, received, messages }
+  })
+
+describe("echo", () => {
+  for (const [type, framing] of kinds) {
+    it(`${type} (${framing}) in one process: every byte comes back, with message boundaries where the type keeps them`, () =>
+      runCountingFds(Effect.gen(function*() {
+        const address = `${tempDir()}/echo.sock`
+        yield* echoServer(address, type, framing)
+        const client = yield* UnixSocket.connect({ address, type, framing })
+        const { expected, messages, received } = yield* roundTrip(client, 200)
+        expect(received).toBe(expected)
+        if (framing === "length-prefixed" || type === "seqpacket") expect(messages).toBe(200)
+      })))
+
+    it(`${type} (${framing}) across processes: a client process against this process's server`, () =>
+      runCountingFds(Effect.gen(function*() {
+        const address = `${tempDir()}/echo.sock`
+        yield* echoServer(address, type, framing)
+        const child = spawnPeer("echo-client", [address, type, framing, "500"])
+        const stdout = yield* Effect.promise(() => succeeded(child))
+        expect(stdout).toContain("echoed 500")
+        expect(stdout).toContain(`peer-pid=${process.pid}`)
+      })))
+
+    it(`${type} (${framing}) across processes: this process against a server process`, async () => {
+      const address = `${tempDir()}/echo.sock`
+      const child = spawnPeer("echo-server", [address, type, framing])
+      try {
+        await child.waitFor("listening")
+        await runCountingFds(Effect.gen(function*() {
+          const client = yield* UnixSocket.connect({ address, type, framing })
+          expect(client.peer.pid).toBe(child.pid)
+          expect(client.peer.uid).toBe(process.getuid!())
+          const { expected, received } = yield* roundTrip(client, 500)
+          expect(received).toBe(expected)
+        }))
+      } finally {
+        child.kill("SIGTERM")
+        await child.exited
+      }
+    })
+  }
+
+  it("a connected pair echoes in one process and reports our own credentials as the peer's", () =>
+    runCountingFds(Effect.gen(function*() {
+      const [a, b] = yield* UnixSocket.pair("seqpacket")
+      expect(a.peer).toEqual({ pid: process.pid, uid: process.getuid!(), gid: process.getgid!() })
+      yield* a.send("ping")
+      const [message] = yield* b.messages.pipe(Stream.take(1), Stream.runCollect)
+      expect(Message.text(message!)).toBe("ping")
+    })))
+
+  it("messages ends cleanly when the peer closes; send after close fails with Closed", () =>
+    runCountingFds(Effect.gen(function*() {
+      const [a, b] = yield* UnixSocket.pair("stream")
+      yield* a.send("last words")
+      yield* a.close
+      const all = yield* Stream.runCollect(b.messages)
+      expect(all.map(Message.text)).toEqual(["last words"])
+      const failure = yield* Effect.flip(a.send("too late"))
+      expect(failure._tag).toBe("Closed")
+    })))
+})

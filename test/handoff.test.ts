@@ -1,0 +1,112 @@
+import { Effect, Stream } from "effect"
+import * as fs from "node:fs"
+import { describe, expect, it } from "vitest"
+import { Fd, Message, UnixServer, UnixSocket } from "../src/index.ts"
+import { runCountingFds, spawnPeer, succeeded, tempDir } from "./helpers.ts"
+
+/** Accepts one connection and returns its first message (and the connection). */
+const firstMessage = (server: UnixServer.UnixServer) =>
+  Effect.gen(function*() {
+    const [connection] = yield* server.connections.pipe(Stream.take(1), Stream.runCollect)
+    const [message] = yield* connection!.messages.pipe(Stream.take(1), Stream.runCollect)
+    return { connection: connection!, message: message! }
+  })
+
+describe("descriptor hand-off across processes", () => {
+  it("process B reads a file through the descriptor process A opened and sent", () =>
+    runCountingFds(Effect.gen(function*() {
+      const dir = tempDir()
+      const file = `${dir}/secret.txt`
+      fs.writeFileSync(file, "opened by the other process")
+      const server = yield* UnixServer.listen({ address: `${dir}/s.sock` })
+      const child = spawnPeer("send-fds", [server.address.text, "file", file])
+      const { connection, message } = yield* firstMessage(server)
+      expect(Message.text(message)).toBe("file")
+      expect(message.fds).toHaveLength(1)
+      fs.rmSync(file) // the descriptor still reaches the content: it is the open file, not the path
+      const buffer = Buffer.alloc(100)
+      const n = fs.readSync(message.fds[0]!.value, buffer, 0, 100, 0)
+      expect(buffer.subarray(0, n).toString()).toBe("opened by the other process")
+      message.fds[0]!.close()
+      yield* connection.send("done")
+      expect(yield* Effect.promise(() => succeeded(child))).toContain("reply: done")
+    })))
+
+  it("this process opens a file and hands it over; the other process reads it with node:fs", () =>
+    runCountingFds(Effect.gen(function*() {
+      const dir = tempDir()
+      fs.writeFileSync(`${dir}/data.txt`, "handed over by superd")
+      const server = yield* UnixServer.listen({ address: `${dir}/s.sock` })
+      const child = spawnPeer("recv-file", [server.address.text])
+      const [connection] = yield* server.connections.pipe(Stream.take(1), Stream.runCollect)
+      const fd = yield* Fd.open(`${dir}/data.txt`)
+      yield* connection!.send({ data: "here", fds: [fd] })
+      fd.close() // sending never transfers ownership: ours to close right away
+      const [reply] = yield* connection!.messages.pipe(Stream.take(1), Stream.runCollect)
+      expect(Message.text(reply!)).toBe("done")
+      expect(yield* Effect.promise(() => succeeded(child))).toContain(`content:"handed over by superd"`)
+    })))
+
+  it("a pipe's read end passes; what the sender wrote into it is read here", () =>
+    runCountingFds(Effect.gen(function*() {
+      const server = yield* UnixServer.listen({ address: `${tempDir()}/s.sock` })
+      const child = spawnPeer("send-fds", [server.address.text, "pipe"])
+      const { connection, message } = yield* firstMessage(server)
+      using fd = message.fds[0]!
+      expect(fd.type()).toBe("fifo")
+      const buffer = Buffer.alloc(100)
+      expect(buffer.subarray(0, fs.readSync(fd.value, buffer)).toString()).toBe("through a pipe")
+      yield* connection.send("done")
+      yield* Effect.promise(() => succeeded(child))
+    })))
+
+  it("a socket end passes and becomes a connection of its own", () =>
+    runCountingFds(Effect.gen(function*() {
+      const server = yield* UnixServer.listen({ address: `${tempDir()}/s.sock` })
+      const child = spawnPeer("send-fds", [server.address.text, "socket"])
+      const { message } = yield* firstMessage(server)
+      expect(message.fds[0]!.type()).toBe("socket")
+      const adopted = yield* UnixSocket.fromFd(message.fds[0]!, { framing: "raw" })
+      expect(message.fds[0]!.isOpen).toBe(false) // taken by the connection
+      const [hello] = yield* adopted.messages.pipe(Stream.take(1), Stream.runCollect)
+      expect(Message.text(hello!)).toBe("through a socket")
+      yield* adopted.send("pong")
+      expect(yield* Effect.promise(() => succeeded(child))).toContain("socket reply: pong")
+    })))
+
+  it("253 descriptors (SCM_MAX_FD) arrive in one message", () =>
+    runCountingFds(Effect.gen(function*() {
+      const server = yield* UnixServer.listen({ address: `${tempDir()}/s.sock` })
+      const child = spawnPeer("send-fds", [server.address.text, "many", "253"])
+      const { connection, message } = yield* firstMessage(server)
+      expect(message.fds).toHaveLength(253)
+      expect(new Set(message.fds.map((fd) => fd.value)).size).toBe(253)
+      expect(message.fds.every((fd) => fd.type() === "character")).toBe(true)
+      expect(connection.unclaimedFds).toBe(253)
+      for (const fd of message.fds) fd.close()
+      expect(connection.unclaimedFds).toBe(0)
+      yield* connection.send("done")
+      yield* Effect.promise(() => succeeded(child))
+    })))
+
+  it("more than 253 descriptors in one message is refused before sending", () =>
+    runCountingFds(Effect.gen(function*() {
+      const [a] = yield* UnixSocket.pair("stream")
+      const fd = yield* Fd.open("/dev/null")
+      const error = yield* Effect.flip(a.send({ data: "x", fds: Array(254).fill(fd) }))
+      fd.close()
+      expect(error._tag).toBe("FdLimit")
+    })))
+
+  it("unclaimed received descriptors are closed when their connection closes", () =>
+    runCountingFds(Effect.gen(function*() {
+      const [a, b] = yield* UnixSocket.pair("stream")
+      const fd = yield* Fd.open("/dev/null")
+      yield* a.send({ data: "x", fds: [fd, fd, fd] })
+      fd.close()
+      const [message] = yield* b.messages.pipe(Stream.take(1), Stream.runCollect)
+      expect(b.unclaimedFds).toBe(3)
+      yield* b.close
+      expect(message!.fds.every((received) => !received.isOpen)).toBe(true)
+    })))
+})
