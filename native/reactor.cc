@@ -111,8 +111,14 @@ struct Reactor::Loop {
           napi_create_typedarray(env, napi_int32_array, length, buffer, 0, &array) == napi_ok &&
           napi_get_undefined(env, &receiver) == napi_ok) {
         memcpy(bytes, batch + 1, length * sizeof(int32_t));
-        // An exception thrown by the callback stays pending: the runtime reports it as uncaught.
-        napi_call_function(env, receiver, callback, 1, &array, nullptr);
+        // A throwing callback must not go unnoticed: Node-API 8 modules only get a warning
+        // (DEP0168) for an exception left pending here, so raise it as uncaught ourselves.
+        napi_value error;
+        if (napi_call_function(env, receiver, callback, 1, &array, nullptr) ==
+                napi_pending_exception &&
+            napi_get_and_clear_last_exception(env, &error) == napi_ok) {
+          napi_fatal_exception(env, error);
+        }
       }
     }
     free(batch);
@@ -165,8 +171,13 @@ Reactor::~Reactor() {
   napi_release_threadsafe_function(loop_->tsfn, napi_tsfn_abort);  // Finalize frees the Loop
 }
 
+// A stale fd number must never re-register or remove the reactor's own eventfd: shutdown
+// would then never wake the thread, and joining it would hang.
+bool Reactor::Owns(int fd) const { return fd == loop_->epfd || fd == loop_->wakefd; }
+
 int Reactor::Watch(int fd, int32_t token, uint32_t events) const {
   if (loop_ == nullptr) return -EBADF;
+  if (Owns(fd)) return -EINVAL;
   epoll_event event = {};
   event.events = events | EPOLLONESHOT;
   event.data.u64 = kWatched | static_cast<uint32_t>(token);
@@ -177,6 +188,7 @@ int Reactor::Watch(int fd, int32_t token, uint32_t events) const {
 
 int Reactor::Unwatch(int fd) const {
   if (loop_ == nullptr) return -EBADF;
+  if (Owns(fd)) return -EINVAL;
   epoll_event unused = {};
   return epoll_ctl(loop_->epfd, EPOLL_CTL_DEL, fd, &unused) == 0 ? 0 : -errno;
 }

@@ -22,9 +22,9 @@ class Reactor {
   // (-EALREADY on a second call).
   int Start(napi_env env, napi_value on_events);
   // EPOLL_CTL_MOD (ADD when not registered yet) with EPOLLONESHOT. → 0 or -errno
-  // (-EBADF before Start).
+  // (-EBADF before Start, -EINVAL for the reactor's own epoll fd or eventfd).
   int Watch(int fd, int32_t token, uint32_t events) const;
-  // EPOLL_CTL_DEL. → 0 or -errno.
+  // EPOLL_CTL_DEL. → 0 or -errno (as Watch).
   int Unwatch(int fd) const;
   // Thread-safe function ref/unref: keep the process alive, or not.
   void Ref(napi_env env) const;
@@ -33,6 +33,7 @@ class Reactor {
  private:
   struct Loop;
   static void Finalize(napi_env env, void* data, void* hint);
+  bool Owns(int fd) const;
 
   Loop* loop_ = nullptr;  // null before Start and once the thread-safe function is finalized
   bool started_ = false;

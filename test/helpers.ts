@@ -66,9 +66,15 @@ export interface Child {
 export const spawnPeer = (
   role: string,
   args: ReadonlyArray<string>,
-  options: { readonly uid?: number; readonly gid?: number; readonly stdio?: SpawnOptions["stdio"] } = {}
+  options: {
+    readonly uid?: number
+    readonly gid?: number
+    readonly stdio?: SpawnOptions["stdio"]
+    readonly nodeArgs?: ReadonlyArray<string>
+  } = {}
 ): Child => {
-  const child = spawn(process.execPath, ["--import", "tsx", path.join(root, "test/fixtures/peer.ts"), role, ...args], {
+  const script = path.join(root, "test/fixtures/peer.ts")
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), "--import", "tsx", script, role, ...args], {
     cwd: root,
     stdio: options.stdio ?? ["ignore", "pipe", "pipe"],
     ...(options.uid === undefined ? {} : { uid: options.uid }),

@@ -46,7 +46,8 @@ export const readPeer = (driver: UnixDriverShape, fd: number): PeerCredentials |
   const out = new Int32Array(3)
   const result = driver.binding.getpeercred(fd, out)
   if (result < 0) return errorFromErrno(driver.binding, -result, "getsockopt(SO_PEERCRED)")
-  return { pid: out[0]!, uid: out[1]!, gid: out[2]! }
+  // uid and gid are unsigned in the kernel; the Int32Array shows values of 2^31 and up as negative.
+  return { pid: out[0]!, uid: out[1]! >>> 0, gid: out[2]! >>> 0 }
 }
 
 const addressBuffer = new Uint8Array(110)
@@ -212,7 +213,7 @@ export class SocketConnection implements Connection, FdOwner {
         }
       }
       const credentials: Credentials | undefined = meta[2] === 1
-        ? { pid: meta[3]!, uid: meta[4]!, gid: meta[5]! }
+        ? { pid: meta[3]!, uid: meta[4]! >>> 0, gid: meta[5]! >>> 0 }
         : undefined
       if (this.#decoder === undefined) {
         this.#ready.push(this.#message(scratch.slice(0, n), fds, credentials))

@@ -1,0 +1,81 @@
+import { Effect, Stream } from "effect"
+import * as fs from "node:fs"
+import { describe, expect, it } from "vitest"
+import { Fd, Message, UnixSocket } from "../src/index.ts"
+import { runCountingFds, spawnPeer, succeeded, tempDir } from "./helpers.ts"
+
+describe("lifetime and ownership", () => {
+  it("an open server keeps its process alive; once everything is closed the process exits by itself", () =>
+    runCountingFds(Effect.gen(function*() {
+      const address = `${tempDir()}/once.sock`
+      const child = spawnPeer("serve-once", [address])
+      yield* Effect.promise(() => child.waitFor("listening"))
+      // Nothing but the open listener holds the child's event loop now: it must still be there.
+      yield* Effect.sleep(300)
+      const client = yield* UnixSocket.connect({ address })
+      yield* client.send("one request")
+      const [reply] = yield* client.messages.pipe(Stream.take(1), Stream.runCollect)
+      expect(Message.text(reply!)).toBe("served one request")
+      const stdout = yield* Effect.promise(() => succeeded(child)) // exit 0 with no process.exit call
+      expect(stdout).toContain("closing")
+      expect(fs.existsSync(address)).toBe(false)
+    })))
+
+  it("an Fd dropped while open is closed by the garbage-collection backstop, with a warning", async () => {
+    const child = spawnPeer("gc-backstop", [], { nodeArgs: ["--expose-gc"] })
+    const result = await child.exited
+    expect(result.code).toBe(0)
+    expect(result.stdout).toMatch(/opened (\d+): true/)
+    expect(result.stdout).toMatch(/after gc \d+: closed/)
+    expect(result.stderr).toContain("was garbage-collected while open and has been closed")
+  })
+
+  it("a descriptor number reused after close is never closed by the library", () =>
+    runCountingFds(Effect.gen(function*() {
+      const [a, b] = yield* UnixSocket.pair("stream")
+      const sent = yield* Fd.open("/dev/null")
+      yield* a.send({ data: "x", fds: [sent] })
+      sent.close()
+      const [message] = yield* b.messages.pipe(Stream.take(1), Stream.runCollect)
+      const received = message!.fds[0]!
+      const number = received.value
+      received.close()
+      received.close() // idempotent
+      const file = `${tempDir()}/reused.txt`
+      fs.writeFileSync(file, "still mine")
+      const reused = fs.openSync(file, "r") // the kernel hands out the lowest free number
+      expect(reused).toBe(number)
+      yield* b.close // closes unclaimed descriptors: must not touch the reused number
+      expect(fs.readFileSync(reused, "utf8")).toBe("still mine")
+      expect(() => received.value).toThrow(/closed/)
+      fs.closeSync(reused)
+    })))
+
+  it("a raw STREAM message carries descriptors with its bytes", () =>
+    runCountingFds(Effect.gen(function*() {
+      const [a, b] = yield* UnixSocket.pair("stream", { framing: "raw" })
+      const [read, write] = yield* Fd.pipe()
+      yield* a.send({ data: "pipe", fds: [read] })
+      read.close()
+      write.write("raw works")
+      write.close()
+      const [message] = yield* b.messages.pipe(Stream.take(1), Stream.runCollect)
+      expect(Message.text(message!)).toBe("pipe")
+      using fd = message!.fds[0]!
+      expect(new TextDecoder().decode(fd.readAll())).toBe("raw works")
+      const empty = yield* Effect.flip(a.send({ fds: [0] }))
+      expect(empty._tag).toBe("ProtocolError") // a STREAM needs one byte to carry descriptors
+    })))
+})
+
+describe("credentials", () => {
+  it("with passCredentials each message carries the sender's pid, uid and gid from the kernel", () =>
+    runCountingFds(Effect.gen(function*() {
+      const [a, b] = yield* UnixSocket.pair("seqpacket", { passCredentials: true })
+      yield* a.send("who am I")
+      yield* a.send({ data: "explicitly", credentials: true })
+      const messages = yield* b.messages.pipe(Stream.take(2), Stream.runCollect)
+      const self = { pid: process.pid, uid: process.getuid!(), gid: process.getgid!() }
+      expect(messages.map((m) => m.credentials)).toEqual([self, self])
+    })))
+})
