@@ -8,6 +8,7 @@ export default defineConfig({
     // Suites spawn real processes and count this process's descriptors: run files one at a
     // time so one file's sockets never show up in another's counts.
     fileParallelism: false,
-    pool: "forks"
+    pool: "forks",
+    reporters: ["default", "./test/support/summary-reporter.ts"]
   }
 })

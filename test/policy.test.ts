@@ -1,4 +1,5 @@
 import { Effect } from "effect"
+import { it as effectIt } from "@effect/vitest"
 import { describe, expect, it } from "vitest"
 import { type PeerRejected, Policy, UnixServer } from "../src/index.ts"
 import { isRoot, runCountingFds, spawnPeer, succeeded, tempDir } from "./helpers.ts"
@@ -77,8 +78,8 @@ describe("authorization on SO_PEERCRED, before any read", () => {
       expect(second.processed).toEqual(["secret"])
     })))
 
-  it("Policy.all needs every policy; allowUids checks the uid", () =>
-    Effect.runPromise(Effect.gen(function*() {
+  effectIt.effect("Policy.all needs every policy; sameUser admits our uid and root; allowUids checks the uid", () =>
+    Effect.gen(function*() {
       const self = { uid: 1000, gid: 1000 }
       const peer = { pid: 1, uid: 1000, gid: 50 }
       expect(yield* Policy.authorize(Policy.all(Policy.sameUser, Policy.allowGids([50])), peer, self)).toBe(true)
@@ -86,7 +87,8 @@ describe("authorization on SO_PEERCRED, before any read", () => {
       expect(yield* Policy.authorize(Policy.sameUser, { ...peer, uid: 0 }, self)).toBe(true)
       expect(yield* Policy.authorize(Policy.sameUser, { ...peer, uid: 1001 }, self)).toBe(false)
       expect(yield* Policy.authorize(Policy.allowUids([7]), { ...peer, uid: 7 }, self)).toBe(true)
-    })))
+      expect(yield* Policy.authorize(Policy.custom(() => { throw new Error("boom") }), peer, self)).toBe(false)
+    }))
 
   it("abstract addresses have no file permissions, and the policy still applies", () =>
     runCountingFds(Effect.gen(function*() {
