@@ -2,7 +2,7 @@ import { defineConfig } from "vitest/config"
 
 export default defineConfig({
   test: {
-    include: ["test/**/*.test.ts"],
+    include: ["test/node/**/*.test.ts"],
     testTimeout: 60_000,
     hookTimeout: 60_000,
     // Suites spawn real processes and count this process's descriptors: run files one at a

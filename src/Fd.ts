@@ -21,8 +21,9 @@
 import { Effect, type Scope } from "effect"
 import * as Errors from "./Errors.ts"
 import type { NativeBinding } from "./internal/binding.ts"
+import type { Watch } from "./internal/reactor.ts"
 import { errorFromErrno } from "./internal/errno.ts"
-import { UnixDriver } from "./UnixDriver.ts"
+import { UnixDriver, type UnixDriverShape } from "./UnixDriver.ts"
 
 /**
  * What a descriptor refers to, from `fstat`.
@@ -47,7 +48,21 @@ interface BackstopEntry {
   readonly binding: NativeBinding
 }
 
+const DEFAULT_CHUNK_BYTES = 64 * 1024
+
+let collectedWhileOpen = 0
+
+/**
+ * How many descriptors the garbage-collection backstop has had to close in this realm: each
+ * one was a leak in the program (an `Fd` dropped while open). Zero in a correct program.
+ *
+ * @category diagnostics
+ * @since 0.1.0
+ */
+export const closedByGarbageCollector = (): number => collectedWhileOpen
+
 const backstop = new FinalizationRegistry<BackstopEntry>((entry) => {
+  collectedWhileOpen++
   entry.binding.close(entry.value)
   console.warn(
     `unix-socket-fd-passing: file descriptor ${entry.value} was garbage-collected while open and has been closed; ` +
@@ -89,7 +104,7 @@ export const open = (
       }[flags]
       const result = driver.binding.open(path, bits, mode)
       if (result < 0) return Effect.fail(errorFromErrno(driver.binding, -result, "open", path))
-      return Effect.succeed(new Fd(result, driver.binding))
+      return Effect.succeed(new Fd(result, driver))
     }))
 
 /**
@@ -100,7 +115,7 @@ export const open = (
  * @since 0.1.0
  */
 export const adopt = (value: number): Effect.Effect<Fd, never, UnixDriver> =>
-  UnixDriver.useSync((driver) => new Fd(value, driver.binding))
+  UnixDriver.useSync((driver) => new Fd(value, driver))
 
 /**
  * A new pipe: `[readEnd, writeEnd]`, both owned, blocking, close-on-exec. Handy for handing a
@@ -115,7 +130,7 @@ export const pipe = (): Effect.Effect<readonly [Fd, Fd], Errors.UnixError, UnixD
       const out = new Int32Array(2)
       const result = driver.binding.pipe(out)
       if (result < 0) return Effect.fail(errorFromErrno(driver.binding, -result, "pipe2"))
-      return Effect.succeed([new Fd(out[0]!, driver.binding), new Fd(out[1]!, driver.binding)] as const)
+      return Effect.succeed([new Fd(out[0]!, driver), new Fd(out[1]!, driver)] as const)
     }))
 
 /**
@@ -138,6 +153,7 @@ export class Fd implements Disposable {
   #value: number
   #state: "open" | "closed" | "taken" = "open"
   #owner: FdOwner | undefined
+  readonly #driver: UnixDriverShape
   readonly #binding: NativeBinding
 
   /** Opens a file for hand-off: see the module's `open`. */
@@ -148,13 +164,16 @@ export class Fd implements Disposable {
   static readonly scoped = scoped
   /** A new pipe, both ends owned: see `pipe`. */
   static readonly pipe = pipe
+  /** How many descriptors the garbage-collection backstop closed: see `closedByGarbageCollector`. */
+  static readonly closedByGarbageCollector = closedByGarbageCollector
 
   /** @internal use `Fd.open`, `Fd.adopt` or a received message */
-  constructor(value: number, binding: NativeBinding, owner?: FdOwner) {
+  constructor(value: number, driver: UnixDriverShape, owner?: FdOwner) {
     this.#value = value
-    this.#binding = binding
+    this.#driver = driver
+    this.#binding = driver.binding
     this.#owner = owner
-    backstop.register(this, { value, binding }, this)
+    backstop.register(this, { value, binding: driver.binding }, this)
   }
 
   /**
@@ -202,7 +221,7 @@ export class Fd implements Disposable {
   dup(): Fd {
     const result = this.#binding.dup(this.value)
     if (result < 0) throw errorFromErrno(this.#binding, -result, "dup")
-    return new Fd(result, this.#binding)
+    return new Fd(result, this.#driver)
   }
 
   /** What the descriptor refers to (`fstat`). */
@@ -256,6 +275,54 @@ export class Fd implements Disposable {
     return bytes.length
   }
 
+  /**
+   * A Web `ReadableStream` of what the descriptor yields until end of file. The stream borrows
+   * the descriptor (cancelling it does not close it). Pipes, sockets and character devices are
+   * switched to non-blocking mode and read as they become readable, without blocking the
+   * thread; regular files are read directly. For runtimes whose file APIs refuse descriptors
+   * they did not open (Deno).
+   */
+  readable(options: { readonly chunkBytes?: number } = {}): ReadableStream<Uint8Array> {
+    const chunkBytes = options.chunkBytes ?? DEFAULT_CHUNK_BYTES
+    const io = new FdIo(this, this.#driver)
+    return new ReadableStream<Uint8Array>({
+      pull: async (controller) => {
+        const chunk = new Uint8Array(chunkBytes)
+        const n = await io.transfer("read", chunk, 0)
+        if (typeof n !== "number") {
+          io.done()
+          controller.error(n)
+        } else if (n === 0) {
+          io.done()
+          controller.close()
+        } else {
+          controller.enqueue(chunk.subarray(0, n))
+        }
+      },
+      cancel: () => io.done()
+    }, { highWaterMark: 0 })
+  }
+
+  /**
+   * A Web `WritableStream` that writes each chunk fully to the descriptor. It borrows the
+   * descriptor: closing the stream does not close it. Non-blocking as `readable` is.
+   */
+  writable(): WritableStream<Uint8Array> {
+    const io = new FdIo(this, this.#driver)
+    return new WritableStream<Uint8Array>({
+      write: async (chunk) => {
+        let offset = 0
+        while (offset < chunk.length) {
+          const n = await io.transfer("write", chunk, offset)
+          if (typeof n !== "number") throw n
+          offset += n
+        }
+      },
+      close: () => io.done(),
+      abort: () => io.done()
+    })
+  }
+
   [Symbol.dispose](): void {
     this.close()
   }
@@ -270,6 +337,71 @@ export class Fd implements Disposable {
       this.#owner = undefined
       owner.release(this)
     }
+  }
+}
+
+/**
+ * Reads or writes one descriptor for the Web streams: directly for regular files, and for
+ * anything pollable in non-blocking mode, parking on the reactor when it would block.
+ */
+class FdIo {
+  readonly #fd: Fd
+  readonly #driver: UnixDriverShape
+  #watch: Watch | undefined
+  #pollable: boolean | undefined
+
+  constructor(fd: Fd, driver: UnixDriverShape) {
+    this.#fd = fd
+    this.#driver = driver
+  }
+
+  async transfer(direction: "read" | "write", data: Uint8Array, offset: number): Promise<number | Errors.UnixError> {
+    const b = this.#driver.binding
+    const c = b.constants
+    for (;;) {
+      if (!this.#fd.isOpen) return new Errors.Closed({ message: `${direction}: ${this.#fd} is closed`, syscall: direction })
+      const value = this.#fd.value
+      if (this.#pollable === undefined) this.#pollable = this.#makePollable(value)
+      const n = direction === "read"
+        ? b.read(value, data, offset, data.length - offset)
+        : b.write(value, data, offset, data.length - offset)
+      if (n >= 0) return n
+      if (-n === c.EINTR) continue
+      if (-n !== c.EAGAIN || !this.#pollable) return errorFromErrno(b, -n, direction)
+      await this.#wait(value, direction)
+    }
+  }
+
+  /** Switches pipes, sockets and character devices to non-blocking mode. */
+  #makePollable(value: number): boolean {
+    const b = this.#driver.binding
+    const stat = new Float64Array(6)
+    if (b.fstat(value, stat) < 0) return false
+    const type = fileTypeOf(b, stat[0]!)
+    if (type !== "fifo" && type !== "socket" && type !== "character") return false
+    const flags = b.getfl(value)
+    return flags >= 0 && b.setfl(value, flags | b.constants.O_NONBLOCK) >= 0
+  }
+
+  #wait(value: number, direction: "read" | "write"): Promise<void> {
+    const watch = this.#watch ??= this.#driver.reactor.register(value)
+    const reactor = this.#driver.reactor
+    reactor.retain() // a pending read or write keeps the process alive, like any open socket
+    return new Promise<void>((resolve) => {
+      const wake = () => {
+        reactor.release()
+        resolve()
+      }
+      if (direction === "read") watch.whenReadable(wake)
+      else watch.whenWritable(wake)
+    })
+  }
+
+  done(): void {
+    // Deregister only while we still own the number: once closed, it may be another socket's.
+    if (this.#fd.isOpen) this.#watch?.close()
+    else this.#watch?.forget()
+    this.#watch = undefined
   }
 }
 

@@ -259,7 +259,7 @@ export class SocketConnection implements Connection, FdOwner {
     if (numbers.length > 0) {
       const owned: Array<Fd> = []
       for (const n of numbers) {
-        const fd = new Fd(n, this.#driver.binding, this)
+        const fd = new Fd(n, this.#driver, this)
         this.#unclaimed.add(fd)
         owned.push(fd)
       }

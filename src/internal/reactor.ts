@@ -101,23 +101,25 @@ export class Watch {
     const failed = (events & (c.EPOLLERR | c.EPOLLHUP)) !== 0
     const read = this.#onReadable
     const write = this.#onWritable
-    if (read !== undefined && (failed || (events & (c.EPOLLIN | c.EPOLLRDHUP)) !== 0)) {
-      this.#onReadable = undefined
-    }
-    if (write !== undefined && (failed || (events & c.EPOLLOUT) !== 0)) {
-      this.#onWritable = undefined
-    }
+    const wakeReader = read !== undefined && (failed || (events & (c.EPOLLIN | c.EPOLLRDHUP)) !== 0)
+    const wakeWriter = write !== undefined && (failed || (events & c.EPOLLOUT) !== 0)
+    if (wakeReader) this.#onReadable = undefined
+    if (wakeWriter) this.#onWritable = undefined
     // Re-arm what is still wanted before running callbacks, which may wait again themselves.
     if (this.#onReadable !== undefined || this.#onWritable !== undefined) this.#arm()
-    if (read !== undefined && this.#onReadable === undefined) read()
-    if (write !== undefined && this.#onWritable === undefined) write()
+    if (wakeReader) read!()
+    if (wakeWriter) write!()
   }
 
   /** Stops watching (before the fd is closed) and wakes any waiter so it sees the close. */
   close(): void {
+    this.#stop(true)
+  }
+
+  #stop(deregister: boolean): void {
     if (this.#closed) return
     this.#closed = true
-    this.#binding.unwatch(this.fd)
+    if (deregister) this.#binding.unwatch(this.fd)
     this.#reactor.forget(this)
     const read = this.#onReadable
     const write = this.#onWritable
@@ -125,6 +127,11 @@ export class Watch {
     this.#onWritable = undefined
     read?.()
     write?.()
+  }
+
+  /** Stops the watch without touching epoll (the descriptor is already closed), waking waiters. */
+  forget(): void {
+    this.#stop(false)
   }
 
   #arm(): void {

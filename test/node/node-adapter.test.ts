@@ -3,9 +3,9 @@ import { spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as net from "node:net"
 import { describe, expect, it } from "vitest"
-import * as NodeUnix from "../adapters/node/index.ts"
-import { Fd, UnixServer, UnixSocket } from "../src/index.ts"
-import { root, runCountingFds, spawnPeer, succeeded, tempDir } from "./helpers.ts"
+import * as NodeUnix from "../../adapters/node/index.ts"
+import { Fd, UnixServer, UnixSocket } from "../../src/index.ts"
+import { root, runCountingFds, spawnPeer, succeeded, tempDir } from "../support/helpers.ts"
 
 describe("Node adapter", () => {
   it("a received file descriptor reads with node:fs", () =>
@@ -42,8 +42,8 @@ describe("Node adapter", () => {
       const child = spawn(process.execPath, ["--import", "tsx", "test/fixtures/workers-main.ts", mode], { cwd: root })
       let stdout = ""
       let stderr = ""
-      child.stdout.on("data", (d) => (stdout += d))
-      child.stderr.on("data", (d) => (stderr += d))
+      child.stdout.on("data", (d: Buffer) => (stdout += d))
+      child.stderr.on("data", (d: Buffer) => (stderr += d))
       const code = await new Promise((resolve) => child.on("close", resolve))
       expect(stderr).toBe("")
       expect(code).toBe(0)

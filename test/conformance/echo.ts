@@ -1,8 +1,9 @@
 import { Effect, Stream } from "effect"
-import { describe, expect, it } from "vitest"
-import type { Connection, Framing, SocketType } from "../src/Connection.ts"
-import { Message, UnixServer, UnixSocket } from "../src/index.ts"
-import { runCountingFds, spawnPeer, succeeded, tempDir } from "./helpers.ts"
+import { expect } from "./expect.ts"
+import { describe, it } from "./harness.ts"
+import type { Connection, Framing, SocketType } from "../../src/Connection.ts"
+import { Message, UnixServer, UnixSocket } from "../../src/index.ts"
+import { runCountingFds, spawnPeer, succeeded, tempDir } from "../support/helpers.ts"
 
 const kinds: ReadonlyArray<readonly [SocketType, Framing]> = [
   ["stream", "length-prefixed"],
@@ -24,10 +25,9 @@ const echoServer = (address: string, type: SocketType, framing: Framing) =>
 const roundTrip = (connection: Connection, count: number) =>
   Effect.gen(function*() {
     let expected = ""
-    for (let i = 0; i < count; i++) {
-      expected += `message ${i};`
-      yield* connection.send(`message ${i};`)
-    }
+    for (let i = 0; i < count; i++) expected += `message ${i};`
+    // Send while reading: the echoes fill our receive buffer while we are still sending.
+    yield* Effect.forkScoped(Effect.forEach(Array.from({ length: count }, (_, i) => i), (i) => connection.send(`message ${i};`), { discard: true }))
     let received = ""
     let messages = 0
     yield* connection.messages.pipe(

@@ -1,8 +1,9 @@
 import { Effect, Stream } from "effect"
 import * as fs from "node:fs"
-import { describe, expect, it } from "vitest"
-import { Fd, Message, UnixSocket } from "../src/index.ts"
-import { runCountingFds, spawnPeer, succeeded, tempDir } from "./helpers.ts"
+import { expect } from "./expect.ts"
+import { describe, it } from "./harness.ts"
+import { Fd, Message, UnixSocket } from "../../src/index.ts"
+import { runCountingFds, runtime, spawnPeer, succeeded, tempDir } from "../support/helpers.ts"
 
 describe("lifetime and ownership", () => {
   it("an open server keeps its process alive; once everything is closed the process exits by itself", () =>
@@ -22,7 +23,8 @@ describe("lifetime and ownership", () => {
     })))
 
   it("an Fd dropped while open is closed by the garbage-collection backstop, with a warning", async () => {
-    const child = spawnPeer("gc-backstop", [], { nodeArgs: ["--expose-gc"] })
+    const exposeGc = { node: ["--expose-gc"], bun: [], deno: ["--v8-flags=--expose-gc"] }[runtime]
+    const child = spawnPeer("gc-backstop", [], { flags: exposeGc })
     const result = await child.exited
     expect(result.code).toBe(0)
     expect(result.stdout).toMatch(/opened (\d+): true/)
@@ -43,12 +45,11 @@ describe("lifetime and ownership", () => {
       received.close() // idempotent
       const file = `${tempDir()}/reused.txt`
       fs.writeFileSync(file, "still mine")
-      const reused = fs.openSync(file, "r") // the kernel hands out the lowest free number
-      expect(reused).toBe(number)
+      using reused = yield* Fd.open(file) // the kernel hands out the lowest free number
+      expect(reused.value).toBe(number)
       yield* b.close // closes unclaimed descriptors: must not touch the reused number
-      expect(fs.readFileSync(reused, "utf8")).toBe("still mine")
+      expect(new TextDecoder().decode(reused.readAll())).toBe("still mine")
       expect(() => received.value).toThrow(/closed/)
-      fs.closeSync(reused)
     })))
 
   it("a raw STREAM message carries descriptors with its bytes", () =>

@@ -1,8 +1,11 @@
 import { Effect, Stream } from "effect"
 import * as fs from "node:fs"
-import { describe, expect, it } from "vitest"
-import { Fd, Message, UnixServer, UnixSocket } from "../src/index.ts"
-import { runCountingFds, spawnPeer, succeeded, tempDir } from "./helpers.ts"
+import { expect } from "./expect.ts"
+import { describe, it } from "./harness.ts"
+import { Fd, Message, UnixServer, UnixSocket } from "../../src/index.ts"
+import { runCountingFds, spawnPeer, succeeded, tempDir } from "../support/helpers.ts"
+
+const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes)
 
 /** Accepts one connection and returns its first message (and the connection). */
 const firstMessage = (server: UnixServer.UnixServer) =>
@@ -24,15 +27,13 @@ describe("descriptor hand-off across processes", () => {
       expect(Message.text(message)).toBe("file")
       expect(message.fds).toHaveLength(1)
       fs.rmSync(file) // the descriptor still reaches the content: it is the open file, not the path
-      const buffer = Buffer.alloc(100)
-      const n = fs.readSync(message.fds[0]!.value, buffer, 0, 100, 0)
-      expect(buffer.subarray(0, n).toString()).toBe("opened by the other process")
+      expect(text(message.fds[0]!.readAll())).toBe("opened by the other process")
       message.fds[0]!.close()
       yield* connection.send("done")
       expect(yield* Effect.promise(() => succeeded(child))).toContain("reply: done")
     })))
 
-  it("this process opens a file and hands it over; the other process reads it with node:fs", () =>
+  it("this process opens a file and hands it over; the other process reads it through the descriptor", () =>
     runCountingFds(Effect.gen(function*() {
       const dir = tempDir()
       fs.writeFileSync(`${dir}/data.txt`, "handed over by superd")
@@ -54,8 +55,7 @@ describe("descriptor hand-off across processes", () => {
       const { connection, message } = yield* firstMessage(server)
       using fd = message.fds[0]!
       expect(fd.type()).toBe("fifo")
-      const buffer = Buffer.alloc(100)
-      expect(buffer.subarray(0, fs.readSync(fd.value, buffer)).toString()).toBe("through a pipe")
+      expect(text(fd.readAll())).toBe("through a pipe")
       yield* connection.send("done")
       yield* Effect.promise(() => succeeded(child))
     })))

@@ -1,9 +1,10 @@
 import { Effect, Stream } from "effect"
 import { execFileSync } from "node:child_process"
 import * as fs from "node:fs"
-import { describe, expect, it } from "vitest"
-import { Address, Message, UnixServer, UnixSocket } from "../src/index.ts"
-import { runCountingFds, tempDir } from "./helpers.ts"
+import { expect } from "./expect.ts"
+import { describe, it } from "./harness.ts"
+import { Address, Message, UnixServer, UnixSocket } from "../../src/index.ts"
+import { readProc, runCountingFds, tempDir } from "../support/helpers.ts"
 
 /** Leaves a socket file nobody listens on: a real process binds it and exits. */
 const staleSocket = (path: string) =>
@@ -73,7 +74,7 @@ describe("addresses", () => {
       const name = `@usfp-${process.pid}-abstract`
       const server = yield* UnixServer.listen({ address: name })
       expect(server.address.kind).toBe("abstract")
-      const table = fs.readFileSync("/proc/net/unix", "utf8")
+      const table = readProc("/proc/net/unix")
       expect(table).toContain(name) // the kernel lists it with its exact name, no padding
       const client = yield* UnixSocket.connect({ address: name })
       expect(client.remoteAddress.text).toBe(name)
@@ -84,7 +85,7 @@ describe("addresses", () => {
       const padded = yield* Effect.flip(UnixSocket.connect({ address: name + "\0" }))
       expect(padded._tag).toBe("ConnectionRefused")
       yield* server.close
-      expect(fs.readFileSync("/proc/net/unix", "utf8")).not.toContain(name)
+      expect(readProc("/proc/net/unix")).not.toContain(name)
     })))
 
   it("connecting to a missing path fails with AddressNotFound; to a dead socket with ConnectionRefused", () =>

@@ -1,18 +1,10 @@
 import { Effect, Fiber, Stream } from "effect"
-import * as fs from "node:fs"
-import { describe, expect, it } from "vitest"
-import { Fd, Message, UnixServer, UnixSocket } from "../src/index.ts"
-import { runCountingFds, spawnPeer, succeeded, tempDir } from "./helpers.ts"
+import { expect } from "./expect.ts"
+import { describe, it } from "./harness.ts"
+import { Fd, Message, UnixServer, UnixSocket } from "../../src/index.ts"
+import { runCountingFds, spawnPeer, succeeded, tempDir } from "../support/helpers.ts"
 
-const readAll = (fd: Fd): string => {
-  const buffer = Buffer.alloc(256)
-  let text = ""
-  for (;;) {
-    const n = fs.readSync(fd.value, buffer)
-    if (n === 0) return text
-    text += buffer.subarray(0, n).toString()
-  }
-}
+const readAll = (fd: Fd): string => new TextDecoder().decode(fd.readAll())
 
 /** Writes raw bytes (and descriptors) as they are, bypassing the framing encoder. */
 const header = (length: number, fdCount: number): Uint8Array => {

@@ -1,7 +1,8 @@
 import { Effect, Fiber, Stream } from "effect"
-import { describe, expect, it } from "vitest"
-import { Message, UnixServer, UnixSocket } from "../src/index.ts"
-import { runCountingFds, spawnPeer, succeeded, tempDir } from "./helpers.ts"
+import { expect } from "./expect.ts"
+import { describe, it } from "./harness.ts"
+import { Message, UnixServer, UnixSocket } from "../../src/index.ts"
+import { runCountingFds, spawnPeer, succeeded, tempDir } from "../support/helpers.ts"
 
 describe("faults", () => {
   it("a peer killed mid-frame ends only its own connection, with an error; the server keeps serving", () =>

@@ -1,0 +1,10 @@
+/** Every conformance case, registered in a fixed order. */
+import "./echo.ts"
+import "./handoff.ts"
+import "./framing.ts"
+import "./policy.ts"
+import "./address.ts"
+import "./faults.ts"
+import "./lifetime.ts"
+
+export { cases } from "./harness.ts"

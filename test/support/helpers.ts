@@ -1,0 +1,216 @@
+/**
+ * Shared test helpers for all three runtimes: the runtime's driver, descriptor counting,
+ * temporary directories and real child processes (of any runtime, optionally as another uid).
+ */
+import { Effect, type Scope } from "effect"
+import { execFileSync, spawn, spawnSync } from "node:child_process"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { Fd } from "../../src/Fd.ts"
+import type { UnixDriver } from "../../src/UnixDriver.ts"
+import { commandLine, layer, root, type Runtime, runtime } from "./runtime.ts"
+
+export { root, runtime }
+
+/**
+ * This process's open descriptors as `number -> target`, from /proc. Deno grants
+ * /proc/self only with --allow-all, so under Deno the same listing is read by `ls`.
+ */
+const listFds = (): Array<string> => {
+  if (runtime === "deno") {
+    // ls may race with a descriptor closing while it lists (exit 1, the rest still printed).
+    const output = spawnSync("ls", ["-l", `/proc/${process.pid}/fd`], { encoding: "utf8" }).stdout
+    return output.split("\n").flatMap((line) => {
+      const match = / (\d+) -> (.*)$/.exec(line)
+      return match === null ? [] : [`${match[1]}->${match[2]}`]
+    })
+  }
+  return fs.readdirSync("/proc/self/fd").map((fd) => {
+    try {
+      return `${fd}->${fs.readlinkSync(`/proc/self/fd/${fd}`)}`
+    } catch {
+      return fd // the directory handle readdir itself used
+    }
+  })
+}
+
+/**
+ * The descriptor count once the runtime has finished releasing what earlier tests' child
+ * processes left behind (Bun closes a killed child's stdio sockets a little after "close").
+ */
+const settledFdCount = async (): Promise<number> => {
+  let count = countFds()
+  for (let i = 0; i < 50; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 20))
+    const again = countFds()
+    if (again === count) return count
+    count = again
+  }
+  return count
+}
+
+/** Whether descriptor `n` is open in this process. */
+export const fdIsOpen = (n: number): boolean => listFds().some((entry) => entry.startsWith(`${n}->`))
+
+/** A file under /proc (Deno grants /proc only with --allow-all: there `cat` reads it). */
+export const readProc = (file: string): string =>
+  runtime === "deno" ? execFileSync("cat", [file], { encoding: "utf8" }) : fs.readFileSync(file, "utf8")
+
+/** How many descriptors this process has open. */
+export const countFds = (): number => listFds().length
+
+const describeFds = (): string => listFds().join(" ")
+
+/** Runs a scoped program with this runtime's driver. */
+export const run = <A, E>(effect: Effect.Effect<A, E, UnixDriver | Scope.Scope>): Promise<A> =>
+  Effect.runPromise(effect.pipe(Effect.scoped, Effect.provide(layer)))
+
+/**
+ * Runs a scoped program with this runtime's driver and fails if this process holds a different
+ * number of descriptors after its scope closed than before it started.
+ */
+export const runCountingFds = async <A, E>(effect: Effect.Effect<A, E, UnixDriver | Scope.Scope>): Promise<A> => {
+  await warmUp()
+  const before = await settledFdCount()
+  const listing = describeFds()
+  const collected = Fd.closedByGarbageCollector()
+  const result = await run(effect)
+  // Bun closes a finished child's stdio sockets shortly after its "close" event: give the
+  // runtime a moment (bounded) to release its own descriptors. The library closes its
+  // descriptors synchronously, and the garbage-collection backstop must not have helped.
+  let after = countFds()
+  for (let i = 0; i < 200 && after !== before; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 10))
+    after = countFds()
+  }
+  if (Fd.closedByGarbageCollector() !== collected) {
+    throw new Error(`descriptor leak: the garbage-collection backstop had to close ${Fd.closedByGarbageCollector() - collected}`)
+  }
+  if (after !== before) {
+    throw new Error(`descriptor leak: ${before} open before, ${after} after\nbefore: ${listing}\nafter:  ${describeFds()}`)
+  }
+  return result
+}
+
+/**
+ * Descriptors that are created once per process on first use and kept: the driver's (epoll,
+ * eventfd) and the runtime's own process machinery (Bun opens an epoll, an eventfd and a pipe
+ * on its first synchronous spawn). Counting starts after them.
+ */
+let warmedUp: Promise<void> | undefined
+const warmUp = (): Promise<void> =>
+  warmedUp ??= (async () => {
+    await run(Effect.void)
+    execFileSync("true")
+    await new Promise<void>((resolve) => spawn("true", [], { stdio: ["ignore", "pipe", "pipe"] }).on("close", () => resolve()))
+  })()
+
+/** A fresh directory that other uids may traverse (so a child under uid 65534 can connect). */
+export const tempDir = (): string => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "usfp-"))
+  fs.chmodSync(dir, 0o755)
+  return dir
+}
+
+export const isRoot = process.getuid?.() === 0
+
+export interface Exit {
+  readonly code: number | null
+  readonly signal: string | null
+  readonly stdout: string
+  readonly stderr: string
+}
+
+export interface Child {
+  readonly pid: number
+  /** Resolves with the exit code (or signal) and everything the child printed. */
+  readonly exited: Promise<Exit>
+  /** Resolves with the first stdout line containing `text`. */
+  readonly waitFor: (text: string) => Promise<string>
+  readonly kill: (signal?: NodeJS.Signals) => void
+}
+
+export interface SpawnOptions {
+  /** Run as this uid and gid (through setpriv, the same way in every runtime; needs root). */
+  readonly uid?: number
+  /** The runtime of the new process; default: the one running the test. */
+  readonly runtime?: Runtime
+  /** Runtime flags placed before the script (e.g. `--expose-gc`). */
+  readonly flags?: ReadonlyArray<string>
+  readonly env?: Record<string, string>
+}
+
+/** A Deno cache directory the child's uid can write. */
+const denoDir = (uid: number) => {
+  const dir = path.join(os.tmpdir(), `usfp-deno-dir-${uid}`)
+  fs.mkdirSync(dir, { recursive: true })
+  if (process.getuid?.() === 0) fs.chownSync(dir, uid, uid)
+  return dir
+}
+
+/** Starts any TypeScript file as a new process, under the chosen runtime and uid. */
+export const spawnScript = (script: string, args: ReadonlyArray<string>, options: SpawnOptions = {}): Child => {
+  const target = options.runtime ?? runtime
+  let argv = commandLine(target, script, args, options.flags)
+  if (options.uid !== undefined) {
+    argv = ["setpriv", `--reuid=${options.uid}`, `--regid=${options.uid}`, "--clear-groups", "--", ...argv]
+  }
+  const uid = options.uid ?? process.getuid?.() ?? 0
+  const child = spawn(argv[0]!, argv.slice(1), {
+    cwd: root,
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, DENO_DIR: denoDir(uid), NO_COLOR: "1", ...options.env }
+  })
+  let stdout = ""
+  let stderr = ""
+  const waiters: Array<{ text: string; resolve: (line: string) => void }> = []
+  child.stdout!.setEncoding("utf8").on("data", (chunk: string) => {
+    stdout += chunk
+    for (const waiter of [...waiters]) {
+      const line = stdout.split("\n").find((l) => l.includes(waiter.text))
+      if (line !== undefined) {
+        waiters.splice(waiters.indexOf(waiter), 1)
+        waiter.resolve(line)
+      }
+    }
+  })
+  child.stderr!.setEncoding("utf8").on("data", (chunk: string) => {
+    stderr += chunk
+  })
+  const exited = new Promise<Exit>((resolve) =>
+    child.on("close", (code, signal) => {
+      child.stdout!.destroy()
+      child.stderr!.destroy()
+      resolve({ code, signal, stdout, stderr })
+    })
+  )
+  const name = path.basename(script)
+  return {
+    pid: child.pid!,
+    exited,
+    waitFor: (text) =>
+      new Promise((resolve, reject) => {
+        const line = stdout.split("\n").find((l) => l.includes(text))
+        if (line !== undefined) return resolve(line)
+        waiters.push({ text, resolve })
+        void exited.then((r) =>
+          reject(new Error(`${name} ${args.join(" ")} exited (${r.code ?? r.signal}) before printing "${text}": ${r.stderr}${r.stdout}`))
+        )
+      }),
+    kill: (signal) => void child.kill(signal)
+  }
+}
+
+/** Starts `test/fixtures/peer.ts <role> …args`: the peer process of the conformance suite. */
+export const spawnPeer = (role: string, args: ReadonlyArray<string>, options: SpawnOptions = {}): Child =>
+  spawnScript(path.join(root, "test/fixtures/peer.ts"), [role, ...args], options)
+
+/** `exited`, failing unless the child exited 0; returns its stdout. */
+export const succeeded = async (child: Child): Promise<string> => {
+  const result = await child.exited
+  if (result.code !== 0) {
+    throw new Error(`peer exited ${result.code ?? result.signal}: ${result.stderr}\n${result.stdout}`)
+  }
+  return result.stdout
+}
