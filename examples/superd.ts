@@ -20,7 +20,8 @@ const program = Effect.gen(function*() {
     authorize: Policy.sameUser,
     onRejected: (rejected) => log(`REFUSED pid ${rejected.peer.pid} uid ${rejected.peer.uid}: not a trusted uid (policy ${rejected.policy})`)
   })
-  yield* log(`listening on ${server.address.text}, trusting uid ${process.geteuid!()} and root`)
+  const uid = process.geteuid!()
+  yield* log(`listening on ${server.address.text}, trusting only uid ${uid}${uid === 0 ? "" : " and root"}`)
   yield* server.serve((romd) =>
     Effect.gen(function*() {
       yield* log(`accepted pid ${romd.peer.pid} uid ${romd.peer.uid}`)

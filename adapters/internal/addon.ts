@@ -7,6 +7,7 @@
  */
 import { Effect, Layer } from "effect"
 import { createRequire } from "node:module"
+import { fileURLToPath } from "node:url"
 import { Unsupported } from "../../src/Errors.ts"
 import type { NativeBinding } from "../../src/internal/binding.ts"
 import * as UnixDriver from "../../src/UnixDriver.ts"
@@ -15,6 +16,9 @@ const require = createRequire(import.meta.url)
 
 /** Where the addon is looked for, first match wins. */
 const candidates = ["../../build/Release/unix_socket.node", "../../build/Debug/unix_socket.node"]
+
+/** The absolute path of the addon file looked for first (for permission checks and messages). */
+export const addonPath = (): string => fileURLToPath(new URL(candidates[0]!, import.meta.url))
 
 let driver: UnixDriver.UnixDriverShape | undefined
 

@@ -3,17 +3,9 @@ import * as fs from "node:fs"
 import { expect } from "./expect.ts"
 import { describe, it } from "./harness.ts"
 import { Fd, Message, UnixServer, UnixSocket } from "../../src/index.ts"
-import { runCountingFds, spawnPeer, succeeded, tempDir } from "../support/helpers.ts"
+import { firstMessage, receiveSocketFromPeer, runCountingFds, spawnPeer, succeeded, tempDir } from "../support/helpers.ts"
 
 const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes)
-
-/** Accepts one connection and returns its first message (and the connection). */
-const firstMessage = (server: UnixServer.UnixServer) =>
-  Effect.gen(function*() {
-    const [connection] = yield* server.connections.pipe(Stream.take(1), Stream.runCollect)
-    const [message] = yield* connection!.messages.pipe(Stream.take(1), Stream.runCollect)
-    return { connection: connection!, message: message! }
-  })
 
 describe("descriptor hand-off across processes", () => {
   it("process B reads a file through the descriptor process A opened and sent", () =>
@@ -62,16 +54,14 @@ describe("descriptor hand-off across processes", () => {
 
   it("a socket end passes and becomes a connection of its own", () =>
     runCountingFds(Effect.gen(function*() {
-      const server = yield* UnixServer.listen({ address: `${tempDir()}/s.sock` })
-      const child = spawnPeer("send-fds", [server.address.text, "socket"])
-      const { message } = yield* firstMessage(server)
-      expect(message.fds[0]!.type()).toBe("socket")
-      const adopted = yield* UnixSocket.fromFd(message.fds[0]!, { framing: "raw" })
-      expect(message.fds[0]!.isOpen).toBe(false) // taken by the connection
+      const { fd, peer } = yield* receiveSocketFromPeer()
+      expect(fd.type()).toBe("socket")
+      const adopted = yield* UnixSocket.fromFd(fd, { framing: "raw" })
+      expect(fd.isOpen).toBe(false) // taken by the connection
       const [hello] = yield* adopted.messages.pipe(Stream.take(1), Stream.runCollect)
       expect(Message.text(hello!)).toBe("through a socket")
       yield* adopted.send("pong")
-      expect(yield* Effect.promise(() => succeeded(child))).toContain("socket reply: pong")
+      expect(yield* Effect.promise(() => succeeded(peer))).toContain("socket reply: pong")
     })))
 
   it("253 descriptors (SCM_MAX_FD) arrive in one message", () =>

@@ -6,5 +6,6 @@ import "./policy.ts"
 import "./address.ts"
 import "./faults.ts"
 import "./lifetime.ts"
+import "./readme.ts"
 
 export { cases } from "./harness.ts"

@@ -3,7 +3,7 @@ import * as fs from "node:fs"
 import { expect } from "./expect.ts"
 import { describe, it } from "./harness.ts"
 import { Fd, Message, UnixSocket } from "../../src/index.ts"
-import { runCountingFds, runtime, spawnPeer, succeeded, tempDir } from "../support/helpers.ts"
+import { root, runCountingFds, runtime, spawnPeer, spawnScript, succeeded, tempDir } from "../support/helpers.ts"
 
 describe("lifetime and ownership", () => {
   it("an open server keeps its process alive; once everything is closed the process exits by itself", () =>
@@ -21,6 +21,19 @@ describe("lifetime and ownership", () => {
       expect(stdout).toContain("closing")
       expect(fs.existsSync(address)).toBe(false)
     })))
+
+  it("works in Workers beside the main thread, and the process exits on its own, even after terminating a worker", async () => {
+    for (const mode of ["finish", "terminate"]) {
+      const child = spawnScript(`${root}/test/fixtures/workers-main.ts`, [mode])
+      const result = await child.exited
+      expect(result.stderr).toBe("")
+      expect(result.code).toBe(0)
+      expect(result.stdout).toContain("main thread: 100 pings, hello from the main thread")
+      expect(result.stdout).toContain("worker 1: 100 pings, hello from worker 1")
+      expect(result.stdout).toContain("worker 2: 100 pings, hello from worker 2")
+      if (mode === "terminate") expect(result.stdout).toContain("terminated a worker with a running reactor")
+    }
+  })
 
   it("an Fd dropped while open is closed by the garbage-collection backstop, with a warning", async () => {
     const exposeGc = { node: ["--expose-gc"], bun: [], deno: ["--v8-flags=--expose-gc"] }[runtime]

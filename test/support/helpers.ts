@@ -9,6 +9,9 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { Fd } from "../../src/Fd.ts"
 import type { UnixDriver } from "../../src/UnixDriver.ts"
+import * as UnixServer from "../../src/UnixServer.ts"
+import * as UnixSocket from "../../src/UnixSocket.ts"
+import { Stream } from "effect"
 import { commandLine, layer, root, type Runtime, runtime } from "./runtime.ts"
 
 export { root, runtime }
@@ -138,6 +141,8 @@ export interface SpawnOptions {
   readonly runtime?: Runtime
   /** Runtime flags placed before the script (e.g. `--expose-gc`). */
   readonly flags?: ReadonlyArray<string>
+  /** Deno only: the permission flags, instead of the full set a user of this package passes. */
+  readonly denoFlags?: ReadonlyArray<string>
   readonly env?: Record<string, string>
 }
 
@@ -152,7 +157,7 @@ const denoDir = (uid: number) => {
 /** Starts any TypeScript file as a new process, under the chosen runtime and uid. */
 export const spawnScript = (script: string, args: ReadonlyArray<string>, options: SpawnOptions = {}): Child => {
   const target = options.runtime ?? runtime
-  let argv = commandLine(target, script, args, options.flags)
+  let argv = commandLine(target, script, args, options.flags, options.denoFlags)
   if (options.uid !== undefined) {
     argv = ["setpriv", `--reuid=${options.uid}`, `--regid=${options.uid}`, "--clear-groups", "--", ...argv]
   }
@@ -214,3 +219,40 @@ export const succeeded = async (child: Child): Promise<string> => {
   }
   return result.stdout
 }
+
+/**
+ * A descriptor as a receiver gets it: a file holding `content` is opened, sent over a
+ * SEQPACKET pair, and the received `Fd` returned (its sender's copy already closed).
+ */
+export const receiveOpenFile = (content: string) =>
+  Effect.gen(function*() {
+    const [a, b] = yield* UnixSocket.pair("seqpacket")
+    const file = `${tempDir()}/received.txt`
+    fs.writeFileSync(file, content)
+    const fd = yield* Fd.open(file)
+    yield* a.send({ fds: [fd] })
+    fd.close()
+    const [message] = yield* b.messages.pipe(Stream.take(1), Stream.runCollect)
+    return message!.fds[0]!
+  })
+
+/** Accepts one connection and returns it with its first message. */
+export const firstMessage = (server: UnixServer.UnixServer) =>
+  Effect.gen(function*() {
+    const [connection] = yield* server.connections.pipe(Stream.take(1), Stream.runCollect)
+    const [message] = yield* connection!.messages.pipe(Stream.take(1), Stream.runCollect)
+    return { connection: connection!, message: message! }
+  })
+
+/**
+ * A connected socket received from another process: the peer (`send-fds socket`) sends one
+ * end of a socketpair, writes "through a socket" into its own end, and prints the reply it
+ * reads there ("socket reply: …") before exiting.
+ */
+export const receiveSocketFromPeer = () =>
+  Effect.gen(function*() {
+    const server = yield* UnixServer.listen({ address: `${tempDir()}/s.sock` })
+    const peer = spawnPeer("send-fds", [server.address.text, "socket"])
+    const { message } = yield* firstMessage(server)
+    return { fd: message.fds[0]!, peer }
+  })

@@ -30,12 +30,16 @@ export const denoFlags = ["--allow-ffi", "--allow-read", "--allow-write", "--all
 
 const nodeBinary = runtime === "node" ? process.execPath : "node"
 
-/** argv that runs `script` (a .ts file) with `args` under `target`. */
+/**
+ * argv that runs `script` (a .ts file) with `args` under `target`; `extra` runtime flags go
+ * before the script, and `permissions` replaces Deno's permission flags.
+ */
 export const commandLine = (
   target: Runtime,
   script: string,
   args: ReadonlyArray<string>,
-  extra: ReadonlyArray<string> = []
+  extra: ReadonlyArray<string> = [],
+  permissions: ReadonlyArray<string> = denoFlags
 ): ReadonlyArray<string> => {
   switch (target) {
     case "node":
@@ -43,6 +47,6 @@ export const commandLine = (
     case "bun":
       return [path.join(root, "node_modules/.bin/bun"), ...extra, script, ...args]
     case "deno":
-      return [path.join(root, "node_modules/.bin/deno"), "run", ...denoFlags, ...extra, script, ...args]
+      return [path.join(root, "node_modules/.bin/deno"), "run", ...permissions, ...extra, script, ...args]
   }
 }
