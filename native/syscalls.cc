@@ -8,7 +8,9 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -24,6 +26,12 @@ constexpr socklen_t kSunPathOffset = offsetof(sockaddr_un, sun_path);
 constexpr size_t kControlSize = CMSG_SPACE(kScmMaxFd * sizeof(int)) + CMSG_SPACE(sizeof(ucred));
 #ifndef SCM_PIDFD
 constexpr int SCM_PIDFD = 4;
+#endif
+#ifndef SO_PEERPIDFD
+constexpr int SO_PEERPIDFD = 77;  // Linux 6.5; newer than glibc 2.36's headers
+#endif
+#ifndef SYS_pidfd_send_signal
+constexpr long SYS_pidfd_send_signal = 424;
 #endif
 
 // recvmsg always passes MSG_TRUNC, with no SO_TYPE lookup per call (a syscall) and no fd→type
@@ -363,6 +371,20 @@ napi_value Open(napi_env env, napi_callback_info info) {
   return Int(env, Check(open(path, flags | O_CLOEXEC, static_cast<mode_t>(mode))));
 }
 
+napi_value Fchmod(napi_env env, napi_callback_info info) {
+  Args args(env, info);
+  int32_t fd, mode;
+  if (!args.Int(0, &fd) || !args.Int(1, &mode)) return nullptr;
+  return Int(env, Check(fchmod(fd, static_cast<mode_t>(mode))));
+}
+
+napi_value PidfdSendSignal(napi_env env, napi_callback_info info) {
+  Args args(env, info);
+  int32_t pidfd, signal;
+  if (!args.Int(0, &pidfd) || !args.Int(1, &signal)) return nullptr;
+  return Int(env, Check(syscall(SYS_pidfd_send_signal, pidfd, signal, nullptr, 0)));
+}
+
 napi_value Unlink(napi_env env, napi_callback_info info) {
   Args args(env, info);
   char path[PATH_MAX];
@@ -605,6 +627,8 @@ const napi_property_descriptor kSyscalls[] = {
     Method("unlink", Unlink),
     Method("rename", Rename),
     Method("chmod", Chmod),
+    Method("fchmod", Fchmod),
+    Method("pidfdSendSignal", PidfdSendSignal),
     Method("read", ReadWrite<false>),
     Method("write", ReadWrite<true>),
     Method("geteuid", GetEuid),
@@ -627,7 +651,9 @@ napi_value MakeConstants(napi_env env) {
       {"SUN_PATH_MAX", static_cast<int32_t>(kSunPathMax)},
       C(EPOLLIN) C(EPOLLOUT) C(EPOLLERR) C(EPOLLHUP) C(EPOLLRDHUP)
       C(MSG_TRUNC) C(MSG_CTRUNC) C(SHUT_RD) C(SHUT_WR) C(SHUT_RDWR)
-      C(SO_TYPE) C(SO_ERROR) C(SO_SNDBUF) C(SO_RCVBUF) C(SO_PASSCRED)
+      C(SO_TYPE) C(SO_ERROR) C(SO_SNDBUF) C(SO_RCVBUF) C(SO_PASSCRED) C(SO_PEERPIDFD)
+      C(SIGHUP) C(SIGINT) C(SIGQUIT) C(SIGKILL) C(SIGUSR1) C(SIGUSR2) C(SIGTERM) C(SIGCONT)
+      C(SIGSTOP) C(ESRCH) C(ENOPROTOOPT)
       C(O_RDONLY) C(O_WRONLY) C(O_RDWR) C(O_CREAT) C(O_EXCL) C(O_TRUNC) C(O_APPEND)
       C(O_NONBLOCK) C(O_DIRECTORY) C(O_NOFOLLOW)
       C(S_IFMT) C(S_IFSOCK) C(S_IFREG) C(S_IFDIR) C(S_IFIFO) C(S_IFLNK) C(S_IFCHR) C(S_IFBLK)

@@ -5,8 +5,8 @@
  * every connection it accepted that is still open, and removes the socket file (only if it
  * is still the one this server created). A stale socket file (nobody listening) is replaced;
  * a live listener gives `AddressInUse`; a file that is not a socket (or a symlink) is never
- * removed. `mode` is applied between `bind` and `listen`, when nobody can connect yet, so
- * there is no moment in which the socket is reachable wider than asked.
+ * removed. `mode` is set on the socket before `bind` creates its file, so there is no moment
+ * in which the file is reachable wider than asked (and nobody can connect before `listen`).
  *
  * Accepting is pull-based like reading: `connections` accepts as it is pulled. Each accepted
  * peer's `SO_PEERCRED` is checked by `authorize` (default `Policy.sameUser`) before anything
@@ -20,7 +20,9 @@ import type { NonEmptyReadonlyArray } from "effect/Array"
 import * as Address from "./Address.ts"
 import type { Connection, ConnectionOptions, SocketType } from "./Connection.ts"
 import * as Errors from "./Errors.ts"
-import { readPeer, SocketConnection } from "./internal/connection.ts"
+import { bindAddress, type FileIdentity, removeIfOurs } from "./internal/bind.ts"
+import { SocketConnection } from "./internal/connection.ts"
+import { readPeer, SocketHandle } from "./internal/peer.ts"
 import { errorFromErrno } from "./internal/errno.ts"
 import { openSocket, waitReadable } from "./internal/open.ts"
 import * as Policy from "./Policy.ts"
@@ -93,86 +95,25 @@ export const listen = (
         const type = options.type ?? "stream"
         const fd = openSocket(driver, type)
         if (typeof fd !== "number") return yield* Effect.fail(fd)
-        const bound = bindReplacingStale(driver, fd, type, address)
-        if (bound !== undefined) {
+        const identity = bindAddress(driver, fd, type, address, options.mode)
+        if (identity !== undefined && "_tag" in identity) {
           driver.binding.close(fd)
-          return yield* Effect.fail(bound)
-        }
-        const failAfterBind = (error: Errors.UnixError) => {
-          driver.binding.close(fd)
-          if (address.kind === "path") driver.binding.unlink(address.text)
-          return Effect.fail(error)
+          return yield* Effect.fail(identity)
         }
         if (options.passCredentials) {
           driver.binding.setsockoptInt(fd, driver.binding.constants.SO_PASSCRED, 1)
         }
-        if (address.kind === "path" && options.mode !== undefined) {
-          const changed = driver.binding.chmod(address.text, options.mode)
-          if (changed < 0) return yield* failAfterBind(errorFromErrno(driver.binding, -changed, "chmod", address.text))
-        }
-        const identity = address.kind === "path" ? fileIdentity(driver, address.text) : undefined
         const listening = driver.binding.listen(fd, options.backlog ?? 511)
-        if (listening < 0) return yield* failAfterBind(errorFromErrno(driver.binding, -listening, "listen", address.text))
+        if (listening < 0) {
+          driver.binding.close(fd)
+          removeIfOurs(driver, address, identity)
+          return yield* Effect.fail(errorFromErrno(driver.binding, -listening, "listen", address.text))
+        }
         return new Server(driver, fd, type, address, identity, options) as UnixServer
       })
     ) as Effect.Effect<UnixServer, Errors.AddressError, UnixDriver>,
     (server) => server.close
   )
-
-/** `[dev, ino]` of the file at `path`, without following symlinks. */
-const fileIdentity = (driver: UnixDriverShape, path: string): readonly [number, number] | undefined => {
-  const out = new Float64Array(6)
-  return driver.binding.lstat(path, out) < 0 ? undefined : [out[4]!, out[5]!]
-}
-
-/**
- * Binds; when the path is taken, replaces it only if it is a socket nobody listens on.
- */
-const bindReplacingStale = (
-  driver: UnixDriverShape,
-  fd: number,
-  type: SocketType,
-  address: Address.Address
-): Errors.UnixError | undefined => {
-  const b = driver.binding
-  const c = b.constants
-  const result = b.bind(fd, address.bytes)
-  if (result === 0) return undefined
-  if (-result !== c.EADDRINUSE || address.kind !== "path") {
-    return errorFromErrno(b, -result, "bind", address.text)
-  }
-  const stat = new Float64Array(6)
-  if (b.lstat(address.text, stat) < 0) return errorFromErrno(b, -result, "bind", address.text)
-  const kind = stat[0]! & c.S_IFMT
-  if (kind !== c.S_IFSOCK) {
-    const what = kind === c.S_IFLNK ? "a symbolic link" : kind === c.S_IFDIR ? "a directory" : "a file that is not a socket"
-    return new Errors.AddressInUse({
-      message: `bind ${address.text}: ${what} is in the way; it was left untouched`,
-      errno: c.EADDRINUSE,
-      code: "EADDRINUSE",
-      syscall: "bind",
-      address: address.text
-    })
-  }
-  // A socket file: is anybody listening on it?
-  const probe = openSocket(driver, type)
-  if (typeof probe !== "number") return probe
-  const connected = b.connect(probe, address.bytes)
-  b.close(probe)
-  if (-connected !== c.ECONNREFUSED) {
-    return new Errors.AddressInUse({
-      message: `bind ${address.text}: a live server is listening there`,
-      errno: c.EADDRINUSE,
-      code: "EADDRINUSE",
-      syscall: "bind",
-      address: address.text
-    })
-  }
-  const removed = b.unlink(address.text)
-  if (removed < 0 && -removed !== c.ENOENT) return errorFromErrno(b, -removed, "unlink", address.text)
-  const again = b.bind(fd, address.bytes)
-  return again === 0 ? undefined : errorFromErrno(b, -again, "bind", address.text)
-}
 
 /** accept4 failures that concern only the connection being accepted (it was reset). */
 const transientAcceptErrors = new Set(["ECONNABORTED", "EPROTO"])
@@ -183,7 +124,7 @@ class Server implements UnixServer {
   rejected = 0
   readonly #driver: UnixDriverShape
   readonly #open = new Set<SocketConnection>()
-  readonly #identity: readonly [number, number] | undefined
+  readonly #identity: FileIdentity | undefined
   readonly #options: ListenOptions
   readonly #policy: Policy.Policy
   readonly #watch
@@ -194,7 +135,7 @@ class Server implements UnixServer {
     readonly fd: number,
     readonly type: SocketType,
     readonly address: Address.Address,
-    identity: readonly [number, number] | undefined,
+    identity: FileIdentity | undefined,
     options: ListenOptions
   ) {
     this.#driver = driver
@@ -242,14 +183,19 @@ class Server implements UnixServer {
     const self = this
     const driver = this.#driver
     return Effect.gen(function*() {
-      const peer = readPeer(driver, fd)
-      if ("_tag" in peer) {
+      const socket = new SocketHandle(fd)
+      const refuse = () => {
+        socket.closed = true
         driver.binding.close(fd)
+      }
+      const peer = readPeer(driver, socket)
+      if ("_tag" in peer) {
+        refuse()
         return undefined
       }
       const allowed = yield* Policy.authorize(self.#policy, peer, { uid: driver.euid, gid: driver.egid })
       if (!allowed || self.#closed) {
-        driver.binding.close(fd)
+        refuse()
         if (!allowed) {
           self.rejected++
           const onRejected = self.#options.onRejected
@@ -258,7 +204,7 @@ class Server implements UnixServer {
               new Errors.PeerRejected({
                 message: `${self.address.text}: refused peer pid ${peer.pid} uid ${peer.uid} gid ${peer.gid} (policy ${self.#policy.name})`,
                 address: self.address.text,
-                peer,
+                peer: { pid: peer.pid, uid: peer.uid, gid: peer.gid },
                 policy: self.#policy.name
               })
             ).pipe(Effect.catchCause(() => Effect.void))
@@ -267,7 +213,7 @@ class Server implements UnixServer {
         return undefined
       }
       self.accepted++
-      const connection: SocketConnection = new SocketConnection(driver, fd, self.type, peer, {
+      const connection: SocketConnection = new SocketConnection(driver, socket, self.type, peer, {
         framing: self.#options.framing,
         limits: self.#options.limits,
         passCredentials: self.#options.passCredentials,
@@ -302,11 +248,6 @@ class Server implements UnixServer {
     this.#watch.close()
     this.#driver.binding.close(this.fd)
     this.#driver.reactor.release()
-    if (this.address.kind === "path" && this.#identity !== undefined) {
-      const now = fileIdentity(this.#driver, this.address.text)
-      if (now !== undefined && now[0] === this.#identity[0] && now[1] === this.#identity[1]) {
-        this.#driver.binding.unlink(this.address.text)
-      }
-    }
+    removeIfOurs(this.#driver, this.address, this.#identity)
   })
 }

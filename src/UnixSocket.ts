@@ -11,9 +11,12 @@
 import { Effect, type Scope } from "effect"
 import * as Address from "./Address.ts"
 import type { Connection, ConnectionOptions, SocketType } from "./Connection.ts"
+import type { PeerCredentials } from "./Credentials.ts"
 import * as Errors from "./Errors.ts"
 import { Fd } from "./Fd.ts"
-import { readPeer, SocketConnection } from "./internal/connection.ts"
+import { bindAddress, type FileIdentity, removeIfOurs } from "./internal/bind.ts"
+import { SocketConnection } from "./internal/connection.ts"
+import { readPeer, SocketHandle } from "./internal/peer.ts"
 import { errorFromErrno } from "./internal/errno.ts"
 import { connectWithRetry, openSocket, typeName, typeNumber } from "./internal/open.ts"
 import { UnixDriver, type UnixDriverShape } from "./UnixDriver.ts"
@@ -29,8 +32,15 @@ export interface ConnectOptions extends ConnectionOptions {
   readonly address: string
   /** Default `"stream"`. */
   readonly type?: SocketType | undefined
-  /** Bind the client socket to this address before connecting (`cli_conn`). */
+  /**
+   * Bind the client socket to this address before connecting, as the classic `cli_conn` does,
+   * so a server can see it (`remoteAddress`) and, for a path, learn who we are from the file's
+   * owner. A stale socket file there is replaced; the file is removed when the connection
+   * closes (if the server has not removed it already).
+   */
   readonly bind?: string | undefined
+  /** File mode of the `bind` path. Default `0o700` (owner only), which `cli_conn`-style servers require. */
+  readonly bindMode?: number | undefined
 }
 
 const release = (connection: Connection) => connection.close
@@ -53,18 +63,28 @@ export const connect = (
         if (address.kind === "unnamed") {
           return yield* new Errors.AddressNotFound({ message: "connect: an empty address names no socket" })
         }
-        const bindAddress = options.bind === undefined ? undefined : yield* Effect.fromResult(Address.parse(options.bind))
+        const clientAddress = options.bind === undefined ? undefined : yield* Effect.fromResult(Address.parse(options.bind))
         const type = options.type ?? "stream"
         const fd = openSocket(driver, type)
         if (typeof fd !== "number") return yield* Effect.fail(fd)
+        let bound: FileIdentity | undefined
+        const unbind = () => {
+          if (clientAddress !== undefined) removeIfOurs(driver, clientAddress, bound)
+        }
         return yield* Effect.gen(function*() {
-          if (bindAddress !== undefined) {
-            const bound = driver.binding.bind(fd, bindAddress.bytes)
-            if (bound < 0) return yield* Effect.fail(errorFromErrno(driver.binding, -bound, "bind", bindAddress.text))
+          if (clientAddress !== undefined) {
+            const result = bindAddress(driver, fd, type, clientAddress, options.bindMode ?? 0o700)
+            if (result !== undefined && "_tag" in result) return yield* Effect.fail(result)
+            bound = result
           }
           yield* connectWithRetry(driver, fd, address)
-          return yield* makeConnection(driver, fd, type, options)
-        }).pipe(Effect.onError(() => Effect.sync(() => driver.binding.close(fd))))
+          return yield* makeConnection(driver, fd, type, { ...options, onClose: unbind })
+        }).pipe(Effect.onError(() =>
+          Effect.sync(() => {
+            driver.binding.close(fd)
+            unbind()
+          })
+        ))
       })
     ) as Effect.Effect<Connection, Errors.AddressError, UnixDriver>,
     release,
@@ -75,11 +95,12 @@ const makeConnection = (
   driver: UnixDriverShape,
   fd: number,
   type: SocketType,
-  options: ConnectionOptions
+  options: ConnectionOptions & { readonly onClose?: () => void }
 ): Effect.Effect<Connection, Errors.UnixError> => {
-  const peer = readPeer(driver, fd)
+  const socket = new SocketHandle(fd)
+  const peer = readPeer(driver, socket)
   if ("_tag" in peer) return Effect.fail(peer)
-  return Effect.succeed(new SocketConnection(driver, fd, type, peer, options))
+  return Effect.succeed(new SocketConnection(driver, socket, type, peer, options))
 }
 
 /**
@@ -99,18 +120,16 @@ export const pair = (
         const out = new Int32Array(2)
         const result = driver.binding.socketpair(typeNumber(driver, type), out)
         if (result < 0) return Effect.fail(errorFromErrno(driver.binding, -result, "socketpair"))
-        const peer = readPeer(driver, out[0]!)
-        if ("_tag" in peer) {
+        const ends = [new SocketHandle(out[0]!), new SocketHandle(out[1]!)] as const
+        const peers = ends.map((end) => readPeer(driver, end))
+        const failed = peers.find((peer) => "_tag" in peer)
+        if (failed !== undefined) {
           driver.binding.close(out[0]!)
           driver.binding.close(out[1]!)
-          return Effect.fail(peer)
+          return Effect.fail(failed as Errors.UnixError)
         }
-        return Effect.succeed(
-          [
-            new SocketConnection(driver, out[0]!, type, peer, options),
-            new SocketConnection(driver, out[1]!, type, peer, options)
-          ] as const
-        )
+        const connect = (i: 0 | 1) => new SocketConnection(driver, ends[i], type, peers[i] as PeerCredentials, options)
+        return Effect.succeed([connect(0), connect(1)] as const)
       })
     ),
     ([a, b]) => Effect.andThen(a.close, b.close)
@@ -145,10 +164,11 @@ export const fromFd = (
         if (flags < 0) return Effect.fail(errorFromErrno(b, -flags, "fcntl(F_GETFL)"))
         const set = b.setfl(value, flags | b.constants.O_NONBLOCK)
         if (set < 0) return Effect.fail(errorFromErrno(b, -set, "fcntl(F_SETFL)"))
-        const peer = readPeer(driver, value)
+        const socket = new SocketHandle(value)
+        const peer = readPeer(driver, socket)
         if ("_tag" in peer) return Effect.fail(peer)
-        const owned = fd instanceof Fd ? fd.take() : value
-        return Effect.succeed(new SocketConnection(driver, owned, name, peer, options) as Connection)
+        if (fd instanceof Fd) fd.take()
+        return Effect.succeed(new SocketConnection(driver, socket, name, peer, options) as Connection)
       })
     ),
     release

@@ -96,7 +96,10 @@ export interface NativeBinding {
   getsockname(fd: number, out: Uint8Array): number
   /** `getpeername` → as `getsockname`. */
   getpeername(fd: number, out: Uint8Array): number
-  /** `getsockopt(SOL_SOCKET, name)` for an int option (SO_TYPE, SO_ERROR, SO_SNDBUF, …). */
+  /**
+   * `getsockopt(SOL_SOCKET, name)` for an int option (SO_TYPE, SO_ERROR, SO_SNDBUF, …; also
+   * SO_PEERPIDFD, whose value is a new pidfd, close-on-exec, owned by the caller).
+   */
   getsockoptInt(fd: number, name: number): number
   /** `setsockopt(SOL_SOCKET, name, value)` for an int option (SO_PASSCRED, SO_SNDBUF, …). */
   setsockoptInt(fd: number, name: number, value: number): number
@@ -125,6 +128,13 @@ export interface NativeBinding {
   rename(from: string, to: string): number
   /** `chmod(path, mode)` → 0 or -errno. */
   chmod(path: string, mode: number): number
+  /**
+   * `fchmod(fd, mode)` → 0 or -errno. On a socket not bound yet it sets the mode the socket
+   * file gets at `bind` (less the umask), so the file never exists with a wider mode.
+   */
+  fchmod(fd: number, mode: number): number
+  /** `pidfd_send_signal(pidfd, signal, NULL, 0)` → 0 or -errno. */
+  pidfdSendSignal(pidfd: number, signal: number): number
   /** `read(fd, data + offset, length)` → bytes or -errno. */
   read(fd: number, data: Uint8Array, offset: number, length: number): number
   /** `write(fd, data + offset, length)` → bytes or -errno. */
@@ -184,6 +194,18 @@ export interface NativeConstants {
   readonly SO_SNDBUF: number
   readonly SO_RCVBUF: number
   readonly SO_PASSCRED: number
+  readonly SO_PEERPIDFD: number
+  readonly SIGHUP: number
+  readonly SIGINT: number
+  readonly SIGQUIT: number
+  readonly SIGKILL: number
+  readonly SIGUSR1: number
+  readonly SIGUSR2: number
+  readonly SIGTERM: number
+  readonly SIGCONT: number
+  readonly SIGSTOP: number
+  readonly ESRCH: number
+  readonly ENOPROTOOPT: number
   readonly O_RDONLY: number
   readonly O_WRONLY: number
   readonly O_RDWR: number

@@ -36,6 +36,26 @@ export const waitReadable = (watch: Watch): Effect.Effect<void> =>
   })
 
 /**
+ * Runs `poll` now and, while it answers "not yet" (undefined), waits for `watch` to report
+ * readable and polls again: the pull-based read of every socket (nothing is armed unless
+ * someone waits).
+ */
+export const pollReadable = <A, E>(watch: Watch, poll: () => Effect.Effect<A, E> | undefined): Effect.Effect<A, E> =>
+  Effect.suspend(() => {
+    const now = poll()
+    if (now !== undefined) return now
+    return Effect.callback<A, E>((resume) => {
+      const retry = (): void => {
+        const result = poll()
+        if (result !== undefined) resume(result)
+        else watch.whenReadable(retry)
+      }
+      watch.whenReadable(retry)
+      return Effect.sync(() => watch.cancelReadable())
+    })
+  })
+
+/**
  * `connect`, retried while the listener's backlog is full (EAGAIN on a non-blocking AF_UNIX
  * connect does not progress by itself, so it is retried with a growing pause, as long as the
  * caller waits: bound it with `Effect.timeout`).

@@ -99,6 +99,32 @@ describe("addresses", () => {
       expect(dead._tag).toBe("ConnectionRefused")
     })))
 
+  it("a client bound to a path (cli_conn) shows the server that path, owner-only, and removes it when it closes", () =>
+    runCountingFds(Effect.gen(function*() {
+      const dir = tempDir()
+      const server = yield* UnixServer.listen({ address: `${dir}/server.sock` })
+      const client = yield* UnixSocket.connect({ address: server.address.text, bind: `${dir}/client.sock` })
+      const [connection] = yield* server.connections.pipe(Stream.take(1), Stream.runCollect)
+      expect(connection!.remoteAddress.text).toBe(`${dir}/client.sock`)
+      expect(client.localAddress.text).toBe(`${dir}/client.sock`)
+      const stat = fs.lstatSync(`${dir}/client.sock`)
+      expect([stat.isSocket(), stat.mode & 0o777, stat.uid]).toEqual([true, 0o700, process.getuid!()])
+      yield* client.close
+      expect(fs.existsSync(`${dir}/client.sock`)).toBe(false)
+      const abstract = yield* UnixSocket.connect({ address: server.address.text, bind: `@usfp-client-${process.pid}` })
+      const [second] = yield* server.connections.pipe(Stream.take(1), Stream.runCollect)
+      expect([abstract.localAddress.text, second!.remoteAddress.text]).toEqual([`@usfp-client-${process.pid}`, `@usfp-client-${process.pid}`])
+    })))
+
+  it("a server's mode is exact, even bits the umask would remove", () =>
+    runCountingFds(Effect.gen(function*() {
+      const dir = tempDir()
+      yield* UnixServer.listen({ address: `${dir}/private.sock`, mode: 0o600 })
+      yield* UnixServer.listen({ address: `${dir}/open.sock`, mode: 0o666 })
+      expect(fs.statSync(`${dir}/private.sock`).mode & 0o777).toBe(0o600)
+      expect(fs.statSync(`${dir}/open.sock`).mode & 0o777).toBe(0o666)
+    })))
+
   it("parses the three kinds of address", () => {
     const parsed = (text: string) => {
       const result = Address.parse(text)

@@ -81,15 +81,3 @@ describe("lifetime and ownership", () => {
       expect(empty._tag).toBe("ProtocolError") // a STREAM needs one byte to carry descriptors
     })))
 })
-
-describe("credentials", () => {
-  it("with passCredentials each message carries the sender's pid, uid and gid from the kernel", () =>
-    runCountingFds(Effect.gen(function*() {
-      const [a, b] = yield* UnixSocket.pair("seqpacket", { passCredentials: true })
-      yield* a.send("who am I")
-      yield* a.send({ data: "explicitly", credentials: true })
-      const messages = yield* b.messages.pipe(Stream.take(2), Stream.runCollect)
-      const self = { pid: process.pid, uid: process.getuid!(), gid: process.getgid!() }
-      expect(messages.map((m) => m.credentials)).toEqual([self, self])
-    })))
-})

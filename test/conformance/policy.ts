@@ -82,7 +82,7 @@ describe("authorization on SO_PEERCRED, before any read", () => {
   it("Policy.all needs every policy; sameUser admits our uid and root; allowUids checks the uid", () =>
     Effect.runPromise(Effect.gen(function*() {
       const self = { uid: 1000, gid: 1000 }
-      const peer = { pid: 1, uid: 1000, gid: 50 }
+      const peer = { pid: 1, uid: 1000, gid: 50, pidfd: Effect.die("no socket here") }
       expect(yield* Policy.authorize(Policy.all(Policy.sameUser, Policy.allowGids([50])), peer, self)).toBe(true)
       expect(yield* Policy.authorize(Policy.all(Policy.sameUser, Policy.allowGids([51])), peer, self)).toBe(false)
       expect(yield* Policy.authorize(Policy.sameUser, { ...peer, uid: 0 }, self)).toBe(true)

@@ -157,7 +157,19 @@ const denoDir = (uid: number) => {
 /** Starts any TypeScript file as a new process, under the chosen runtime and uid. */
 export const spawnScript = (script: string, args: ReadonlyArray<string>, options: SpawnOptions = {}): Child => {
   const target = options.runtime ?? runtime
-  let argv = commandLine(target, script, args, options.flags, options.denoFlags)
+  const name = `${path.basename(script)} ${args.join(" ")}`
+  return spawnProgram(commandLine(target, script, args, options.flags, options.denoFlags), { ...options, name })
+}
+
+/**
+ * Starts any program (`argv`) as a new process, optionally as another uid, with its output
+ * captured; `name` says who it is in errors.
+ */
+export const spawnProgram = (
+  command: ReadonlyArray<string>,
+  options: { readonly uid?: number; readonly env?: Record<string, string>; readonly name?: string } = {}
+): Child => {
+  let argv = command
   if (options.uid !== undefined) {
     argv = ["setpriv", `--reuid=${options.uid}`, `--regid=${options.uid}`, "--clear-groups", "--", ...argv]
   }
@@ -190,7 +202,7 @@ export const spawnScript = (script: string, args: ReadonlyArray<string>, options
       resolve({ code, signal, stdout, stderr })
     })
   )
-  const name = path.basename(script)
+  const name = options.name ?? command.join(" ")
   return {
     pid: child.pid!,
     exited,
@@ -200,7 +212,7 @@ export const spawnScript = (script: string, args: ReadonlyArray<string>, options
         if (line !== undefined) return resolve(line)
         waiters.push({ text, resolve })
         void exited.then((r) =>
-          reject(new Error(`${name} ${args.join(" ")} exited (${r.code ?? r.signal}) before printing "${text}": ${r.stderr}${r.stdout}`))
+          reject(new Error(`${name} exited (${r.code ?? r.signal}) before printing "${text}": ${r.stderr}${r.stdout}`))
         )
       }),
     kill: (signal) => void child.kill(signal)

@@ -1,0 +1,27 @@
+/** The README's Node.js examples are printed exactly as in examples/, and run as printed. */
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { describe, expect, it } from "vitest"
+import { root, spawnScript, succeeded } from "../support/helpers.ts"
+
+const examples: ReadonlyArray<readonly [string, ReadonlyArray<RegExp>]> = [
+  ["datagram.ts", [/^load=0\.42 from @[0-9a-f]{5}, pid (\d+)$/m, /^reporter got: thanks$/m]],
+  ["credentials.ts", [/^connected: pid (\d+), uid \d+, gid \d+$/m, /^status\? sent by pid (\d+)$/m, /^signalled pid (\d+) through its pidfd$/m]]
+]
+
+describe("README examples", () => {
+  for (const [file, expected] of examples) {
+    it(`examples/${file} is in the README as printed and runs as written`, async () => {
+      const example = path.join(root, "examples", file)
+      const readme = fs.readFileSync(path.join(root, "README.md"), "utf8")
+      expect(readme).toContain("```ts\n" + fs.readFileSync(example, "utf8") + "```")
+      const child = spawnScript(example, [])
+      const stdout = await succeeded(child)
+      for (const line of expected) {
+        const match = line.exec(stdout)
+        expect(match, `${line} in ${stdout}`).not.toBeNull()
+        if (match![1] !== undefined) expect(Number(match![1])).toBe(child.pid) // the pids the kernel reported are the example's own
+      }
+    })
+  }
+})
