@@ -3,7 +3,7 @@ import { execFileSync } from "node:child_process"
 import * as fs from "node:fs"
 import { expect } from "./expect.ts"
 import { describe, it } from "./harness.ts"
-import { Address, Message, UnixServer, UnixSocket } from "../../src/index.ts"
+import { Address, Message, UnixDatagram, UnixServer, UnixSocket } from "../../src/index.ts"
 import { readProc, runCountingFds, tempDir } from "../support/helpers.ts"
 
 /** Leaves a socket file nobody listens on: a real process binds it and exits. */
@@ -116,13 +116,15 @@ describe("addresses", () => {
       expect([abstract.localAddress.text, second!.remoteAddress.text]).toEqual([`@usfp-client-${process.pid}`, `@usfp-client-${process.pid}`])
     })))
 
-  it("a server's mode is exact, even bits the umask would remove", () =>
+  it("mode sets a server's or a datagram endpoint's file mode exactly, even bits the umask would remove", () =>
     runCountingFds(Effect.gen(function*() {
       const dir = tempDir()
       yield* UnixServer.listen({ address: `${dir}/private.sock`, mode: 0o600 })
       yield* UnixServer.listen({ address: `${dir}/open.sock`, mode: 0o666 })
-      expect(fs.statSync(`${dir}/private.sock`).mode & 0o777).toBe(0o600)
-      expect(fs.statSync(`${dir}/open.sock`).mode & 0o777).toBe(0o666)
+      yield* UnixDatagram.bind({ address: `${dir}/private.dgram`, mode: 0o600 })
+      yield* UnixDatagram.bind({ address: `${dir}/open.dgram`, mode: 0o666 })
+      const modes = ["private.sock", "open.sock", "private.dgram", "open.dgram"].map((f) => fs.statSync(`${dir}/${f}`).mode & 0o777)
+      expect(modes).toEqual([0o600, 0o666, 0o600, 0o666])
     })))
 
   it("parses the three kinds of address", () => {

@@ -150,13 +150,4 @@ describe("datagrams", () => {
       const datagram = yield* receiver.receive
       expect(datagram.credentials).toEqual({ pid: process.pid, uid: process.getuid!(), gid: process.getgid!() })
     })))
-
-  it("mode sets the socket file's permissions exactly, even bits the umask would remove", () =>
-    runCountingFds(Effect.gen(function*() {
-      const dir = tempDir()
-      yield* UnixDatagram.bind({ address: `${dir}/private.sock`, mode: 0o600 })
-      yield* UnixDatagram.bind({ address: `${dir}/open.sock`, mode: 0o666 })
-      expect(fs.statSync(`${dir}/private.sock`).mode & 0o777).toBe(0o600)
-      expect(fs.statSync(`${dir}/open.sock`).mode & 0o777).toBe(0o666)
-    })))
 })
