@@ -35,16 +35,23 @@ const program = Effect.gen(function*() {
   )
 })
 
+// The handlers go in before the program starts: it says "listening" as soon as it listens,
+// and a signal sent right then must already find them. `on`, not `once`: a handler stays
+// installed, so neither the runtime nor a loader (tsx) treats a second signal as unhandled.
+const signals = ["SIGTERM", "SIGINT"] as const
+let stop: ((signal: string) => void) | undefined
+for (const signal of signals) process.on(signal, () => stop?.(signal))
+
 const fiber = Effect.runFork(program.pipe(Effect.scoped, Effect.provide(NodeUnix.layer)))
-for (const signal of ["SIGTERM", "SIGINT"] as const) {
-  process.once(signal, () => {
-    console.log(`superd: ${signal}: closing the listener and removing ${address}`)
-    Effect.runFork(Fiber.interrupt(fiber))
-  })
+stop = (signal) => {
+  stop = undefined
+  console.log(`superd: ${signal}: closing the listener and removing ${address}`)
+  Effect.runFork(Fiber.interrupt(fiber))
 }
 fiber.addObserver((exit) => {
   if (exit._tag === "Failure" && !exit.cause.reasons.every((r) => r._tag === "Interrupt")) {
     console.error("superd failed:", exit.cause)
     process.exitCode = 1
   }
+  for (const signal of signals) process.removeAllListeners(signal) // let the process end
 })

@@ -348,7 +348,8 @@ napi_value Fstat(napi_env env, napi_callback_info info) {
   return StatResult(env, result, st, out);
 }
 
-napi_value Lstat(napi_env env, napi_callback_info info) {
+template <int (*Call)(const char*, struct stat*)>
+napi_value StatPath(napi_env env, napi_callback_info info) {
   Args args(env, info);
   char path[PATH_MAX];
   int error;
@@ -357,7 +358,7 @@ napi_value Lstat(napi_env env, napi_callback_info info) {
   if (error != 0) return Int(env, error);
   if (out.length < 6) return Int(env, -EINVAL);
   struct stat st;
-  int result = lstat(path, &st);
+  int result = Call(path, &st);
   return StatResult(env, result, st, out);
 }
 
@@ -622,7 +623,8 @@ const napi_property_descriptor kSyscalls[] = {
     Method("getfl", GetFl),
     Method("setfl", SetFl),
     Method("fstat", Fstat),
-    Method("lstat", Lstat),
+    Method("lstat", StatPath<lstat>),
+    Method("stat", StatPath<stat>),
     Method("open", Open),
     Method("unlink", Unlink),
     Method("rename", Rename),
@@ -656,7 +658,7 @@ napi_value MakeConstants(napi_env env) {
       C(SIGSTOP) C(ESRCH) C(ENOPROTOOPT)
       C(O_RDONLY) C(O_WRONLY) C(O_RDWR) C(O_CREAT) C(O_EXCL) C(O_TRUNC) C(O_APPEND)
       C(O_NONBLOCK) C(O_DIRECTORY) C(O_NOFOLLOW)
-      C(S_IFMT) C(S_IFSOCK) C(S_IFREG) C(S_IFDIR) C(S_IFIFO) C(S_IFLNK) C(S_IFCHR) C(S_IFBLK)
+      C(S_ISVTX) C(S_IFMT) C(S_IFSOCK) C(S_IFREG) C(S_IFDIR) C(S_IFIFO) C(S_IFLNK) C(S_IFCHR) C(S_IFBLK)
       C(EAGAIN) C(EWOULDBLOCK) C(EINTR) C(EINPROGRESS) C(EADDRINUSE) C(EADDRNOTAVAIL)
       C(ENOENT) C(ECONNREFUSED) C(ECONNRESET) C(EPIPE) C(EACCES) C(EPERM) C(ENAMETOOLONG)
       C(EMFILE) C(ENFILE) C(ENOBUFS) C(ENOMEM) C(EMSGSIZE) C(EBADF) C(EINVAL) C(ENOTCONN)

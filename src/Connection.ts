@@ -62,6 +62,12 @@ export interface Limits {
   readonly maxFdsPerMessage?: number | undefined
   /** Most received descriptors held neither closed nor taken. Default 1024. */
   readonly maxUnclaimedFds?: number | undefined
+  /**
+   * Most received descriptors waiting for the frame they belong to (framed STREAM: the
+   * descriptors of a `sendmsg` arrive with its first byte, before their frames are complete).
+   * A compliant peer never needs more than two `sendmsg`s' worth. Default 512.
+   */
+  readonly maxFdsInFlight?: number | undefined
 }
 
 /**
@@ -73,7 +79,8 @@ export interface Limits {
 export const defaultLimits: Required<{ readonly [K in keyof Limits]: number }> = {
   maxMessageBytes: 16 * 1024 * 1024,
   maxFdsPerMessage: 253,
-  maxUnclaimedFds: 1024
+  maxUnclaimedFds: 1024,
+  maxFdsInFlight: 512
 }
 
 /**

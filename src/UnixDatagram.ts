@@ -49,6 +49,12 @@ export interface BindOptions {
   readonly address?: string | undefined
   /** File mode of the socket file (a path address only), e.g. `0o600`; never wider at any moment. */
   readonly mode?: number | undefined
+  /**
+   * Bind even in a directory another user could use to replace the socket (owned by another
+   * user, or writable by everyone without the sticky bit), which is refused by default with
+   * `PermissionDenied`.
+   */
+  readonly trustDirectory?: boolean | undefined
   /** Ask the kernel for each sender's credentials (SO_PASSCRED): `Datagram.credentials`. */
   readonly passCredentials?: boolean | undefined
   /**
@@ -125,6 +131,8 @@ export interface DatagramEndpoint {
 const MAX_DATAGRAM_BYTES = 256 * 1024
 /** Datagrams read per pull of `messages`, at most. */
 const BATCH = 64
+/** Descriptors one datagram can carry (SCM_MAX_FD). */
+const MAX_FDS = 253
 
 /**
  * Binds a datagram endpoint, closed with the current scope. A stale socket file at the path
@@ -142,7 +150,7 @@ export const bind = (
         const address = yield* Effect.fromResult(Address.parse(options.address ?? ""))
         const fd = openSocket(driver, "dgram")
         if (typeof fd !== "number") return yield* Effect.fail(fd)
-        const identity = bindAddress(driver, fd, "dgram", address, options.mode)
+        const identity = bindAddress(driver, fd, "dgram", address, options.mode, options.trustDirectory)
         if (identity !== undefined && "_tag" in identity) {
           driver.binding.close(fd)
           return yield* Effect.fail(identity)
@@ -225,6 +233,8 @@ class Endpoint implements DatagramEndpoint {
     const { binding, meta, scratch } = this.#driver
     const c = binding.constants
     for (let count = 0; count < most; count++) {
+      // Read no further than the consumer may hold (see the same rule for connections).
+      if (this.#ready.length > 0 && this.#received.size + MAX_FDS > this.#limits.maxUnclaimedFds) return
       const n = binding.recvmsg(this.fd, scratch, 0, this.#receiveBytes, meta, this.#from)
       if (n < 0) {
         if (-n === c.EAGAIN) return

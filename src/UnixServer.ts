@@ -43,6 +43,12 @@ export interface ListenOptions extends ConnectionOptions {
   readonly backlog?: number | undefined
   /** File mode of the socket file (a path address only), e.g. `0o600`. */
   readonly mode?: number | undefined
+  /**
+   * Bind even in a directory another user could use to replace the socket (owned by another
+   * user, or writable by everyone without the sticky bit), which is refused by default with
+   * `PermissionDenied`.
+   */
+  readonly trustDirectory?: boolean | undefined
   /** Who may connect. Default `Policy.sameUser`. */
   readonly authorize?: Policy.Policy | undefined
   /** Audit hook: called for each refused peer, after its socket was closed. */
@@ -95,7 +101,7 @@ export const listen = (
         const type = options.type ?? "stream"
         const fd = openSocket(driver, type)
         if (typeof fd !== "number") return yield* Effect.fail(fd)
-        const identity = bindAddress(driver, fd, type, address, options.mode)
+        const identity = bindAddress(driver, fd, type, address, options.mode, options.trustDirectory)
         if (identity !== undefined && "_tag" in identity) {
           driver.binding.close(fd)
           return yield* Effect.fail(identity)

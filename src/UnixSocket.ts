@@ -39,6 +39,12 @@ export interface ConnectOptions extends ConnectionOptions {
    * closes (if the server has not removed it already).
    */
   readonly bind?: string | undefined
+  /**
+   * `bind` even in a directory another user could use to replace the socket (owned by another
+   * user, or writable by everyone without the sticky bit), which is refused by default with
+   * `PermissionDenied`.
+   */
+  readonly trustDirectory?: boolean | undefined
   /** File mode of the `bind` path. Default `0o700` (owner only), which `cli_conn`-style servers require. */
   readonly bindMode?: number | undefined
 }
@@ -73,7 +79,7 @@ export const connect = (
         }
         return yield* Effect.gen(function*() {
           if (clientAddress !== undefined) {
-            const result = bindAddress(driver, fd, type, clientAddress, options.bindMode ?? 0o700)
+            const result = bindAddress(driver, fd, type, clientAddress, options.bindMode ?? 0o700, options.trustDirectory)
             if (result !== undefined && "_tag" in result) return yield* Effect.fail(result)
             bound = result
           }

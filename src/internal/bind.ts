@@ -7,6 +7,11 @@
  * at `bind` (less the umask), so the file never exists with a wider mode than asked; a `chmod`
  * after `bind` then restores bits the umask took away (widening, never past the request).
  *
+ * The directory: a socket file is only as safe as the directory holding it. If another user
+ * owns the directory, or everyone may write to it and it lacks the sticky bit, others can remove our
+ * socket and put one of their own in its place (clients would then talk to them), so such a
+ * directory is refused unless the caller says it is trusted anyway.
+ *
  * @internal
  */
 import type * as Address from "../Address.ts"
@@ -35,9 +40,14 @@ export const bindAddress = (
   fd: number,
   type: AnySocketType,
   address: Address.Address,
-  mode: number | undefined
+  mode: number | undefined,
+  trustDirectory = false
 ): FileIdentity | undefined | Errors.UnixError => {
   const b = driver.binding
+  if (address.kind === "path" && !trustDirectory) {
+    const untrusted = checkDirectory(driver, address)
+    if (untrusted !== undefined) return untrusted
+  }
   if (address.kind === "path" && mode !== undefined) {
     const set = b.fchmod(fd, mode)
     if (set < 0) return errorFromErrno(b, -set, "fchmod", address.text)
@@ -53,6 +63,41 @@ export const bindAddress = (
     }
   }
   return fileIdentity(driver, address.text)
+}
+
+/** The directory part of a path (`.` for a bare name). */
+const directoryOf = (path: string): string => {
+  const slash = path.lastIndexOf("/")
+  return slash < 0 ? "." : slash === 0 ? "/" : path.slice(0, slash)
+}
+
+/**
+ * Refuses a directory that another user could use to replace our socket: owned by someone
+ * other than us or root, or writable by everyone without the sticky bit.
+ */
+const checkDirectory = (driver: UnixDriverShape, address: Address.Address): Errors.UnixError | undefined => {
+  const b = driver.binding
+  const c = b.constants
+  const directory = directoryOf(address.text)
+  const stat = new Float64Array(6)
+  const result = b.stat(directory, stat)
+  if (result < 0) return errorFromErrno(b, -result, "stat", directory)
+  const mode = stat[0]!
+  const owner = stat[1]!
+  const octal = (mode & 0o7777).toString(8).padStart(4, "0")
+  let problem: string | undefined
+  if (owner !== driver.euid && owner !== 0) {
+    problem = `is owned by uid ${owner}, who could replace the socket`
+  } else if ((mode & 0o002) !== 0 && (mode & c.S_ISVTX) === 0) {
+    problem = `(mode ${octal}) is writable by everyone and has no sticky bit: anyone could replace the socket`
+  }
+  if (problem === undefined) return undefined
+  return new Errors.PermissionDenied({
+    message: `bind ${address.text}: the directory ${directory} ${problem}; ` +
+      "use a directory only you (or root) can change, or pass trustDirectory: true",
+    syscall: "bind",
+    address: address.text
+  })
 }
 
 /** Removes the socket file at `address` if it is still the one `identity` names. */

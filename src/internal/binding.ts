@@ -120,6 +120,8 @@ export interface NativeBinding {
   fstat(fd: number, out: Float64Array): number
   /** `lstat(path)` (never follows a symlink), same layout as `fstat`. */
   lstat(path: string, out: Float64Array): number
+  /** `stat(path)` (follows symlinks), same layout as `fstat`. */
+  stat(path: string, out: Float64Array): number
   /** `open(path, flags | O_CLOEXEC, mode)` → fd or -errno. */
   open(path: string, flags: number, mode: number): number
   /** `unlink(path)` → 0 or -errno. */
@@ -216,6 +218,7 @@ export interface NativeConstants {
   readonly O_NONBLOCK: number
   readonly O_DIRECTORY: number
   readonly O_NOFOLLOW: number
+  readonly S_ISVTX: number
   readonly S_IFMT: number
   readonly S_IFSOCK: number
   readonly S_IFREG: number

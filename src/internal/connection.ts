@@ -15,7 +15,7 @@ import * as Errors from "../Errors.ts"
 import type { Message, Outgoing } from "../Message.ts"
 import type { UnixDriverShape } from "../UnixDriver.ts"
 import { errorFromErrno } from "./errno.ts"
-import { type Frame, FrameDecoder } from "./framing.ts"
+import { type Frame, FrameDecoder, MAX_FDS_PER_FRAME } from "./framing.ts"
 import { prepare, SendQueue, shutdownEntry } from "./outgoing.ts"
 import type { SocketHandle } from "./peer.ts"
 import { pollReadable } from "./open.ts"
@@ -124,81 +124,97 @@ export class SocketConnection implements Connection {
   #drain(): void {
     const { binding, meta, scratch } = this.#driver
     const c = binding.constants
+    // A packet (SEQPACKET) longer than maxMessageBytes is cut by the kernel and reported.
+    const receiveBytes = this.type === "stream" ? scratch.length : Math.min(scratch.length, this.#limits.maxMessageBytes)
     let bytes = 0
     for (let reads = 0; reads < DRAIN_READS && bytes < DRAIN_BYTES; reads++) {
-      const n = binding.recvmsg(this.fd, scratch, 0, scratch.length, meta, null)
+      // Read no further than the consumer may hold: messages already read go out first, so
+      // only descriptors the consumer itself keeps can reach limits.maxUnclaimedFds.
+      if (this.#ready.length > 0 && this.#received.size + MAX_FDS_PER_FRAME > this.#limits.maxUnclaimedFds) return
+      const n = binding.recvmsg(this.fd, scratch, 0, receiveBytes, meta, null)
       if (n < 0) {
         if (-n === c.EAGAIN) return
         if (-n === c.EINTR) continue
-        this.#terminal = errorFromErrno(binding, -n, "recvmsg") as Errors.ConnectionError
-        return
+        return this.#fail(errorFromErrno(binding, -n, "recvmsg") as Errors.ConnectionError, [])
       }
       bytes += n
       const flags = meta[0]!
       const fdCount = meta[1]!
       let fds: Array<number> = fdCount === 0 ? [] : Array.from(meta.subarray(8, 8 + fdCount))
       if ((flags & c.MSG_CTRUNC) !== 0) {
-        this.#received.closeNumbers(fds)
-        this.#terminal = new Errors.ControlTruncated({
-          message: `recvmsg: control data truncated (MSG_CTRUNC); closed the ${fds.length} descriptors that arrived`,
-          syscall: "recvmsg",
-          closedFds: fds.length
-        })
-        return
+        return this.#fail(
+          new Errors.ControlTruncated({
+            message: `recvmsg: control data truncated (MSG_CTRUNC: this process could not take them all); closed the ${fds.length} descriptors that arrived`,
+            syscall: "recvmsg",
+            closedFds: fds.length
+          }),
+          fds
+        )
       }
       if (this.type !== "stream" && (flags & c.MSG_TRUNC) !== 0) {
-        this.#received.closeNumbers(fds)
-        this.#terminal = new Errors.MessageTooLarge({
-          message: `recvmsg: a ${meta[7]}-byte message did not fit the ${scratch.length}-byte receive buffer (MSG_TRUNC)`,
-          syscall: "recvmsg",
-          size: meta[7]!,
-          limit: scratch.length
-        })
-        return
+        return this.#fail(
+          new Errors.MessageTooLarge({
+            message: `recvmsg: a ${meta[7]}-byte message is larger than the ${receiveBytes}-byte receive buffer (MSG_TRUNC)`,
+            syscall: "recvmsg",
+            size: meta[7]!,
+            limit: receiveBytes
+          }),
+          fds
+        )
       }
       if (n === 0 && fdCount === 0) {
         this.#endOfStream()
         return
       }
+      const limits = this.#limits
+      const decoder = this.#decoder
       if (fdCount > 0) {
-        if (this.#limits.maxFdsPerMessage === 0) {
+        if (limits.maxFdsPerMessage === 0) {
           this.#received.closeNumbers(fds)
-          fds = this.#decoder === undefined ? [] : fds.map(() => -1)
-        } else if (this.#decoder === undefined && fdCount > this.#limits.maxFdsPerMessage) {
-          this.#received.closeNumbers(fds)
-          this.#terminal = this.#tooManyFds(fdCount, "limits.maxFdsPerMessage", this.#limits.maxFdsPerMessage)
-          return
-        }
-        const held = this.#received.size + (this.#decoder?.fifo.length ?? 0) + fds.length
-        if (held > this.#limits.maxUnclaimedFds) {
-          this.#received.closeNumbers(fds)
-          this.#terminal = this.#tooManyFds(held, "limits.maxUnclaimedFds", this.#limits.maxUnclaimedFds)
-          return
+          fds = decoder === undefined ? [] : fds.map(() => -1) // still counted, to find their frames
+        } else if (decoder === undefined) {
+          if (fdCount > limits.maxFdsPerMessage) {
+            return this.#fail(this.#tooManyFds(fdCount, "limits.maxFdsPerMessage", limits.maxFdsPerMessage), fds)
+          }
+          if (this.#received.size + fdCount > limits.maxUnclaimedFds) {
+            return this.#fail(this.#tooManyFds(this.#received.size + fdCount, "limits.maxUnclaimedFds", limits.maxUnclaimedFds), fds)
+          }
+        } else if (decoder.fifo.length + fdCount > limits.maxFdsInFlight) {
+          return this.#fail(this.#tooManyFds(decoder.fifo.length + fdCount, "limits.maxFdsInFlight", limits.maxFdsInFlight), fds)
         }
       }
       const credentials: Credentials | undefined = meta[2] === 1
         ? { pid: meta[3]!, uid: meta[4]! >>> 0, gid: meta[5]! >>> 0 }
         : undefined
-      if (this.#decoder === undefined) {
+      if (decoder === undefined) {
         this.#ready.push(this.#message(scratch.slice(0, n), fds, credentials))
         continue
       }
-      for (const fd of fds) this.#decoder.fifo.push(fd)
+      for (const fd of fds) decoder.fifo.push(fd)
       const frames: Array<Frame> = []
-      const error = this.#decoder.push(scratch.subarray(0, n), frames)
-      for (const frame of frames) {
-        if (frame.fds.length > this.#limits.maxFdsPerMessage && this.#limits.maxFdsPerMessage > 0) {
-          this.#received.closeNumbers(frame.fds)
-          this.#terminal = this.#tooManyFds(frame.fds.length, "limits.maxFdsPerMessage", this.#limits.maxFdsPerMessage)
-          return
-        }
-        this.#ready.push(this.#message(frame.data, frame.fds, credentials))
+      const error = decoder.push(scratch.subarray(0, n), frames)
+      for (let i = 0; i < frames.length; i++) {
+        const count = frames[i]!.fds.length
+        const excess = count > limits.maxFdsPerMessage
+          ? this.#tooManyFds(count, "limits.maxFdsPerMessage", limits.maxFdsPerMessage)
+          : this.#received.size + count > limits.maxUnclaimedFds
+          ? this.#tooManyFds(this.#received.size + count, "limits.maxUnclaimedFds", limits.maxUnclaimedFds)
+          : undefined
+        if (excess !== undefined) return this.#fail(excess, frames.slice(i).flatMap((frame) => frame.fds))
+        this.#ready.push(this.#message(frames[i]!.data, frames[i]!.fds, credentials))
       }
-      if (error !== undefined) {
-        this.#terminal = error
-        return
-      }
+      if (error !== undefined) return this.#fail(error, [])
     }
+  }
+
+  /**
+   * Ends reading with `error`, closing at once the received descriptors no message will ever
+   * own: `orphans`, and those still waiting in the frame FIFO.
+   */
+  #fail(error: Errors.ConnectionError, orphans: ReadonlyArray<number>): void {
+    this.#received.closeNumbers(orphans)
+    if (this.#decoder !== undefined) this.#received.closeNumbers(this.#decoder.fifo.splice(0))
+    this.#terminal = error
   }
 
   #endOfStream(): void {

@@ -121,9 +121,15 @@ export class FrameDecoder {
     return HEADER_BYTES + length
   }
 
+  /**
+   * Holds back `bytes` of a frame of `capacity` bytes. The buffer grows with what arrives
+   * (doubling, up to the announced size), never to the announced size up front: a header
+   * announcing 16 MiB costs nothing until 16 MiB arrive.
+   */
   #append(bytes: Uint8Array, capacity: number): void {
-    if (this.#pending.length < capacity) {
-      const grown = new Uint8Array(Math.max(capacity, HEADER_BYTES))
+    const needed = this.#pendingLength + bytes.length
+    if (this.#pending.length < needed) {
+      const grown = new Uint8Array(Math.min(capacity, Math.max(needed, this.#pending.length * 2, 4096)))
       grown.set(this.#pending.subarray(0, this.#pendingLength))
       this.#pending = grown
     }

@@ -12,7 +12,7 @@ describe("faults", () => {
       const serving = yield* Effect.forkScoped(
         server.serve((connection) =>
           connection.handleMessages((message) => connection.send(message.data)).pipe(
-            Effect.tapError((error) => Effect.sync(() => void outcomes.push(error._tag)))
+            Effect.catch((error) => Effect.sync(() => void outcomes.push(error._tag)))
           )
         )
       )

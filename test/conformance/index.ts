@@ -9,6 +9,7 @@ import "./lifetime.ts"
 import "./credentials.ts"
 import "./datagram.ts"
 import "./interop.ts"
+import "./reliability.ts"
 import "./readme.ts"
 
 export { cases } from "./harness.ts"

@@ -180,7 +180,7 @@ describe("interop with C (serv_listen / serv_accept / cli_conn)", () => {
     it("the C server learns another uid (65534) from our bound client's file, and refuses a client whose file mode is too wide", () =>
       Effect.runPromise(Effect.gen(function*() {
         const dir = tempDir()
-        fs.chmodSync(dir, 0o777) // the clients of uid 65534 bind their files here
+        fs.chmodSync(dir, 0o1777) // the clients of uid 65534 bind their files here (sticky, as /tmp)
         const peer = cProgram(["server", `${dir}/c.sock`, "1"])
         yield* Effect.promise(() => peer.waitFor("listening"))
         fs.chmodSync(`${dir}/c.sock`, 0o777)

@@ -129,6 +129,8 @@ export interface Child {
   readonly pid: number
   /** Resolves with the exit code (or signal) and everything the child printed. */
   readonly exited: Promise<Exit>
+  /** What the child printed on stdout so far. */
+  readonly output: () => string
   /** Resolves with the first stdout line containing `text`. */
   readonly waitFor: (text: string) => Promise<string>
   readonly kill: (signal?: NodeJS.Signals) => void
@@ -141,6 +143,10 @@ export interface SpawnOptions {
   readonly runtime?: Runtime
   /** Runtime flags placed before the script (e.g. `--expose-gc`). */
   readonly flags?: ReadonlyArray<string>
+  /** Run with RLIMIT_NOFILE lowered to this many descriptors (through prlimit). */
+  readonly maxFds?: number
+  /** Run with this umask (octal digits, e.g. "000"). */
+  readonly umask?: string
   /** Deno only: the permission flags, instead of the full set a user of this package passes. */
   readonly denoFlags?: ReadonlyArray<string>
   readonly env?: Record<string, string>
@@ -167,9 +173,17 @@ export const spawnScript = (script: string, args: ReadonlyArray<string>, options
  */
 export const spawnProgram = (
   command: ReadonlyArray<string>,
-  options: { readonly uid?: number; readonly env?: Record<string, string>; readonly name?: string } = {}
+  options: {
+    readonly uid?: number
+    readonly maxFds?: number
+    readonly umask?: string
+    readonly env?: Record<string, string>
+    readonly name?: string
+  } = {}
 ): Child => {
   let argv = command
+  if (options.maxFds !== undefined) argv = ["prlimit", `--nofile=${options.maxFds}:${options.maxFds}`, "--", ...argv]
+  if (options.umask !== undefined) argv = ["sh", "-c", `umask ${options.umask} && exec "$@"`, "sh", ...argv]
   if (options.uid !== undefined) {
     argv = ["setpriv", `--reuid=${options.uid}`, `--regid=${options.uid}`, "--clear-groups", "--", ...argv]
   }
@@ -206,6 +220,7 @@ export const spawnProgram = (
   return {
     pid: child.pid!,
     exited,
+    output: () => stdout,
     waitFor: (text) =>
       new Promise((resolve, reject) => {
         const line = stdout.split("\n").find((l) => l.includes(text))
