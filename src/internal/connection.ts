@@ -129,8 +129,10 @@ export class SocketConnection implements Connection {
     let bytes = 0
     for (let reads = 0; reads < DRAIN_READS && bytes < DRAIN_BYTES; reads++) {
       // Read no further than the consumer may hold: messages already read go out first, so
-      // only descriptors the consumer itself keeps can reach limits.maxUnclaimedFds.
-      if (this.#ready.length > 0 && this.#received.size + MAX_FDS_PER_FRAME > this.#limits.maxUnclaimedFds) return
+      // only descriptors the consumer itself keeps can reach limits.maxUnclaimedFds. (One read
+      // can complete frames holding the descriptors waiting in the FIFO plus its own.)
+      const waiting = this.#decoder?.fifo.length ?? 0
+      if (this.#ready.length > 0 && this.#received.size + waiting + MAX_FDS_PER_FRAME > this.#limits.maxUnclaimedFds) return
       const n = binding.recvmsg(this.fd, scratch, 0, receiveBytes, meta, null)
       if (n < 0) {
         if (-n === c.EAGAIN) return
@@ -169,6 +171,9 @@ export class SocketConnection implements Connection {
       const limits = this.#limits
       const decoder = this.#decoder
       if (fdCount > 0) {
+        if (decoder !== undefined && decoder.fifo.length + fdCount > limits.maxFdsInFlight) {
+          return this.#fail(this.#tooManyFds(decoder.fifo.length + fdCount, "limits.maxFdsInFlight", limits.maxFdsInFlight), fds)
+        }
         if (limits.maxFdsPerMessage === 0) {
           this.#received.closeNumbers(fds)
           fds = decoder === undefined ? [] : fds.map(() => -1) // still counted, to find their frames
@@ -179,8 +184,6 @@ export class SocketConnection implements Connection {
           if (this.#received.size + fdCount > limits.maxUnclaimedFds) {
             return this.#fail(this.#tooManyFds(this.#received.size + fdCount, "limits.maxUnclaimedFds", limits.maxUnclaimedFds), fds)
           }
-        } else if (decoder.fifo.length + fdCount > limits.maxFdsInFlight) {
-          return this.#fail(this.#tooManyFds(decoder.fifo.length + fdCount, "limits.maxFdsInFlight", limits.maxFdsInFlight), fds)
         }
       }
       const credentials: Credentials | undefined = meta[2] === 1

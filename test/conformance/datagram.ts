@@ -142,6 +142,18 @@ describe("datagrams", () => {
       expect(Message.text(yield* endpoint.receive)).toBe("mine")
     })))
 
+  it("a datagram from a sender that never bound arrives with an unnamed from, and a reply has nowhere to go", () =>
+    runCountingFds(Effect.gen(function*() {
+      const endpoint = yield* UnixDatagram.bind()
+      // A Python socket that never binds sends to our abstract name ("@x" is NUL + "x" to the kernel).
+      const sendUnbound = "import socket,sys; socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM).sendto(b'anonymous', b'\\0' + sys.argv[1][1:].encode())"
+      execFileSync("python3", ["-c", sendUnbound, endpoint.address.text])
+      const datagram = yield* endpoint.receive
+      expect([Message.text(datagram), datagram.from.kind, datagram.from.text]).toEqual(["anonymous", "unnamed", ""])
+      const reply = yield* Effect.flip(endpoint.sendTo(datagram.from.text, "who are you?"))
+      expect(reply._tag).toBe("AddressNotFound")
+    })))
+
   it("with passCredentials each datagram carries its sender's pid, uid and gid", () =>
     runCountingFds(Effect.gen(function*() {
       const sender = yield* UnixDatagram.bind()

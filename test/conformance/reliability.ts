@@ -210,6 +210,34 @@ describe("descriptor floods and limits", () => {
       expect(Message.text((yield* other.framed.messages.pipe(Stream.take(1), Stream.runCollect))[0]!)).toBe("ok")
     })))
 
+  it("a compliant burst queued while the consumer is busy reaches it whole, even when one read completes frames holding 506 descriptors", () =>
+    runCountingFds(Effect.gen(function*() {
+      const server = yield* UnixServer.listen({ address: `@usfp-burst-${process.pid}` })
+      const devNull = yield* Fd.scoped(yield* Fd.open("/dev/null"))
+      const { framed, raw } = yield* rawClient(server)
+      const fds = (n: number) => Array<Fd>(n).fill(devNull)
+      for (let i = 0; i < 3; i++) yield* raw.send({ data: Uint8Array.of(...header(1, 200), 65 + i), fds: fds(200) })
+      const x = Uint8Array.of(...header(1, 253), 88)
+      yield* raw.send({ data: x.subarray(0, 1), fds: fds(253) }) // X's descriptors come with its first byte ...
+      yield* raw.send({ data: Uint8Array.of(...x.subarray(1), ...header(1, 253), 89), fds: fds(253) }) // ... X ends with Y
+      yield* raw.end
+      const seen: Array<string> = []
+      yield* framed.handleMessages((message) => Effect.sync(() => void seen.push(`${Message.text(message)}${message.fds.length}`)))
+      expect(seen).toEqual(["A200", "B200", "C200", "X253", "Y253"])
+    })))
+
+  it("with maxFdsPerMessage: 0, descriptors waiting for a frame still count against maxFdsInFlight", () =>
+    runCountingFds(Effect.gen(function*() {
+      const server = yield* UnixServer.listen({ address: `@usfp-discard-${process.pid}`, limits: { maxFdsPerMessage: 0 } })
+      const devNull = yield* Fd.scoped(yield* Fd.open("/dev/null"))
+      const { framed, raw } = yield* rawClient(server)
+      const big = header(1000, 0)
+      for (let i = 0; i < 4; i++) yield* raw.send({ data: big.subarray(i, i + 1), fds: Array<Fd>(253).fill(devNull) })
+      const error = yield* Effect.flip(Stream.runDrain(framed.messages))
+      expect(error._tag).toBe("FdLimit")
+      expect(error.message).toContain("limits.maxFdsInFlight")
+    })))
+
   it("a frame with more descriptors than maxFdsPerMessage ends that connection with FdLimit; its descriptors are closed", () =>
     runCountingFds(Effect.gen(function*() {
       const server = yield* UnixServer.listen({ address: `@usfp-perframe-${process.pid}`, limits: { maxFdsPerMessage: 2 } })
