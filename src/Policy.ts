@@ -113,19 +113,22 @@ export const all = (...policies: ReadonlyArray<Policy>): Policy =>
     }))
 
 /**
- * A policy from your own predicate, plain or effectful.
+ * A policy from your own predicate: plain, effectful, or async (a Promise). A predicate that
+ * throws, fails or rejects refuses.
  *
  * @category constructors
  * @since 0.1.0
  */
 export const custom = (
-  predicate: (peer: PeerCredentials) => boolean | Effect.Effect<boolean>,
+  predicate: (peer: PeerCredentials) => boolean | Effect.Effect<boolean> | PromiseLike<boolean>,
   name = "custom"
 ): Policy =>
   make(name, (peer) =>
     Effect.suspend(() => {
       const verdict = predicate(peer)
-      return typeof verdict === "boolean" ? Effect.succeed(verdict) : verdict
+      if (typeof verdict === "boolean") return Effect.succeed(verdict)
+      if (Effect.isEffect(verdict)) return verdict
+      return Effect.tryPromise(() => Promise.resolve(verdict)).pipe(Effect.orDie)
     }))
 
 /**

@@ -18,7 +18,7 @@ const require = createRequire(import.meta.url)
 const candidates = ["../../build/Release/unix_socket.node", "../../build/Debug/unix_socket.node"]
 
 /** The absolute path of the addon file looked for first (for permission checks and messages). */
-export const addonPath = (): string => fileURLToPath(new URL(candidates[0]!, import.meta.url))
+export const addonPath = (): string => fileURLToPath(new URL(candidates[0]!, import.meta.url).href)
 
 let driver: UnixDriver.UnixDriverShape | undefined
 

@@ -10,6 +10,7 @@ import "./credentials.ts"
 import "./datagram.ts"
 import "./interop.ts"
 import "./reliability.ts"
+import "./promise.ts"
 import "./readme.ts"
 
 export { cases } from "./harness.ts"

@@ -5,6 +5,7 @@ import { describe, expect, it } from "vitest"
 import { root, spawnScript, succeeded } from "../support/helpers.ts"
 
 const examples: ReadonlyArray<readonly [string, ReadonlyArray<RegExp>]> = [
+  ["promise.ts", [/^romd is pid (\d+), uid \d+$/m, /^hostname: \S+$/m]],
   ["datagram.ts", [/^load=0\.42 from @[0-9a-f]{5}, pid (\d+)$/m, /^reporter got: thanks$/m]],
   ["credentials.ts", [/^connected: pid (\d+), uid \d+, gid \d+$/m, /^status\? sent by pid (\d+)$/m, /^signalled pid (\d+) through its pidfd$/m]]
 ]
