@@ -10,6 +10,7 @@
 export * as Address from "./Address.ts"
 export * as Connection from "./Connection.ts"
 export * as Credentials from "./Credentials.ts"
+export * as EffectSocket from "./EffectSocket.ts"
 export * from "./Errors.ts"
 export { Fd } from "./Fd.ts"
 export type { FileType, OpenFlags } from "./Fd.ts"

@@ -11,6 +11,7 @@ import "./datagram.ts"
 import "./interop.ts"
 import "./reliability.ts"
 import "./promise.ts"
+import "./rpc.ts"
 import "./readme.ts"
 
 export { cases } from "./harness.ts"

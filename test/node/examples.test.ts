@@ -6,6 +6,10 @@ import { root, spawnScript, succeeded } from "../support/helpers.ts"
 
 const examples: ReadonlyArray<readonly [string, ReadonlyArray<RegExp>]> = [
   ["promise.ts", [/^romd is pid (\d+), uid \d+$/m, /^hostname: \S+$/m]],
+  ["rpc.ts", [
+    new RegExp(`^running; you are pid (\\d+), uid ${process.getuid!()}$`, "m"),
+    process.getuid!() === 0 ? /^shutting down romd$/m : /^refused: uid \d+ may not shut down romd$/m
+  ]],
   ["datagram.ts", [/^load=0\.42 from @[0-9a-f]{5}, pid (\d+)$/m, /^reporter got: thanks$/m]],
   ["credentials.ts", [/^connected: pid (\d+), uid \d+, gid \d+$/m, /^status\? sent by pid (\d+)$/m, /^signalled pid (\d+) through its pidfd$/m]]
 ]
@@ -16,6 +20,7 @@ describe("README examples", () => {
       const example = path.join(root, "examples", file)
       const readme = fs.readFileSync(path.join(root, "README.md"), "utf8")
       expect(readme).toContain("```ts\n" + fs.readFileSync(example, "utf8") + "```")
+      if (file === "rpc.ts") expect(readme).toContain("```ts\n" + fs.readFileSync(path.join(root, "examples/rpc-supervisor.ts"), "utf8") + "```")
       const child = spawnScript(example, [])
       const stdout = await succeeded(child)
       for (const line of expected) {
