@@ -326,6 +326,15 @@ napi_value SetFl(napi_env env, napi_callback_info info) {
   return Int(env, Check(fcntl(fd, F_SETFL, flags)));
 }
 
+napi_value SetCloexec(napi_env env, napi_callback_info info) {
+  Args args(env, info);
+  int32_t fd;
+  if (!args.Int(0, &fd)) return nullptr;
+  int flags = fcntl(fd, F_GETFD);
+  if (flags < 0) return Int(env, -errno);
+  return Int(env, Check(fcntl(fd, F_SETFD, flags | FD_CLOEXEC)));
+}
+
 napi_value StatResult(napi_env env, int result, const struct stat& st, const View<double>& out) {
   if (result < 0) return Int(env, -errno);
   out.data[0] = st.st_mode;
@@ -441,6 +450,29 @@ napi_value GetEgid(napi_env env, napi_callback_info) {
 }
 
 napi_value GetPid(napi_env env, napi_callback_info) { return Int(env, getpid()); }
+
+// The process environment itself (what a runtime's env API reads and writes through to), so
+// the core can follow systemd's protocol without a runtime API. `undefined` when unset.
+napi_value GetEnv(napi_env env, napi_callback_info info) {
+  Args args(env, info);
+  char name[PATH_MAX];  // Args::Path fills PATH_MAX bytes at most
+  int error;
+  if (!args.Path(0, name, &error)) return nullptr;
+  const char* value = error == 0 ? getenv(name) : nullptr;
+  if (value == nullptr) return Undefined(env);
+  napi_value result;
+  napi_create_string_utf8(env, value, NAPI_AUTO_LENGTH, &result);
+  return result;
+}
+
+napi_value UnsetEnv(napi_env env, napi_callback_info info) {
+  Args args(env, info);
+  char name[PATH_MAX];  // Args::Path fills PATH_MAX bytes at most
+  int error;
+  if (!args.Path(0, name, &error)) return nullptr;
+  if (error != 0) return Int(env, error);
+  return Int(env, Check(unsetenv(name)));
+}
 
 // strerror_r is the GNU variant (returns char*) on glibc and the XSI one (returns int) on musl.
 [[maybe_unused]] const char* StrerrorText(const char* result, const char*) { return result; }
@@ -622,6 +654,7 @@ const napi_property_descriptor kSyscalls[] = {
     Method("dup", Dup),
     Method("getfl", GetFl),
     Method("setfl", SetFl),
+    Method("setCloexec", SetCloexec),
     Method("fstat", Fstat),
     Method("lstat", StatPath<lstat>),
     Method("stat", StatPath<stat>),
@@ -636,6 +669,8 @@ const napi_property_descriptor kSyscalls[] = {
     Method("geteuid", GetEuid),
     Method("getegid", GetEgid),
     Method("getpid", GetPid),
+    Method("getenv", GetEnv),
+    Method("unsetenv", UnsetEnv),
     Method("strerror", StrError),
     Method("errname", ErrName),
 };
@@ -653,7 +688,7 @@ napi_value MakeConstants(napi_env env) {
       {"SUN_PATH_MAX", static_cast<int32_t>(kSunPathMax)},
       C(EPOLLIN) C(EPOLLOUT) C(EPOLLERR) C(EPOLLHUP) C(EPOLLRDHUP)
       C(MSG_TRUNC) C(MSG_CTRUNC) C(SHUT_RD) C(SHUT_WR) C(SHUT_RDWR)
-      C(SO_TYPE) C(SO_ERROR) C(SO_SNDBUF) C(SO_RCVBUF) C(SO_PASSCRED) C(SO_PEERPIDFD)
+      C(SO_TYPE) C(SO_ERROR) C(SO_SNDBUF) C(SO_RCVBUF) C(SO_PASSCRED) C(SO_PEERPIDFD) C(SO_DOMAIN) C(SO_ACCEPTCONN) C(AF_UNIX)
       C(SIGHUP) C(SIGINT) C(SIGQUIT) C(SIGKILL) C(SIGUSR1) C(SIGUSR2) C(SIGTERM) C(SIGCONT)
       C(SIGSTOP) C(ESRCH) C(ENOPROTOOPT)
       C(O_RDONLY) C(O_WRONLY) C(O_RDWR) C(O_CREAT) C(O_EXCL) C(O_TRUNC) C(O_APPEND)

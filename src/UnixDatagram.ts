@@ -28,6 +28,7 @@ import * as Address from "./Address.ts"
 import { defaultLimits, type Limits } from "./Connection.ts"
 import type { Credentials } from "./Credentials.ts"
 import * as Errors from "./Errors.ts"
+import type { Fd } from "./Fd.ts"
 import { bindAddress, type FileIdentity, removeIfOurs } from "./internal/bind.ts"
 import { definedOnly, socketAddress } from "./internal/connection.ts"
 import { errorFromErrno } from "./internal/errno.ts"
@@ -159,6 +160,38 @@ export const bind = (
         return new Endpoint(driver, fd, socketAddress(driver, fd, "local"), identity, options) as DatagramEndpoint
       })
     ) as Effect.Effect<DatagramEndpoint, Errors.AddressError, UnixDriver>,
+    (endpoint) => endpoint.close
+  )
+
+/**
+ * Adopts a datagram socket this process already has (inherited, for example from systemd, or
+ * received): the endpoint owns it from then on (an `Fd` is taken) and never removes its file.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const fromFd = (
+  fd: Fd | number,
+  options: Omit<BindOptions, "address" | "mode" | "trustDirectory"> = {}
+): Effect.Effect<DatagramEndpoint, Errors.UnixError, UnixDriver | Scope.Scope> =>
+  Effect.acquireRelease(
+    UnixDriver.use((driver) =>
+      Effect.suspend(() => {
+        const b = driver.binding
+        const c = b.constants
+        const value = typeof fd === "number" ? fd : fd.value
+        if (b.getsockoptInt(value, c.SO_DOMAIN) !== c.AF_UNIX || b.getsockoptInt(value, c.SO_TYPE) !== c.SOCK_DGRAM) {
+          return Effect.fail(new Errors.Unsupported({ message: `descriptor ${value} is not a unix datagram socket` }))
+        }
+        const flags = b.getfl(value)
+        const set = flags < 0 ? flags : b.setfl(value, flags | c.O_NONBLOCK)
+        if (set < 0) return Effect.fail(errorFromErrno(b, -set, "fcntl"))
+        b.setCloexec(value)
+        if (options.passCredentials) b.setsockoptInt(value, c.SO_PASSCRED, 1)
+        if (typeof fd !== "number") fd.take()
+        return Effect.succeed(new Endpoint(driver, value, socketAddress(driver, value, "local"), undefined, options) as DatagramEndpoint)
+      })
+    ),
     (endpoint) => endpoint.close
   )
 

@@ -33,6 +33,26 @@ export interface UnixDriverShape {
   /** The process's effective uid and gid, read once. */
   readonly euid: number
   readonly egid: number
+  /** Reads a variable of the process environment. */
+  readonly getenv: (name: string) => string | undefined
+  /**
+   * Removes a variable from the process environment and from the runtime's own view of it
+   * (a runtime may keep a copy, which its child processes would inherit).
+   */
+  readonly unsetenv: (name: string) => void
+}
+
+/**
+ * What an adapter adds to the driver for its runtime.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface RuntimeHooks {
+  /** Reads the runtime's own copy of the environment, if it keeps one (default: the process's). */
+  readonly getenv?: ((name: string) => string | undefined) | undefined
+  /** Removes a variable from the runtime's own copy of the environment, if it keeps one. */
+  readonly unsetenv?: ((name: string) => void) | undefined
 }
 
 /**
@@ -58,7 +78,7 @@ export const RECEIVE_BUFFER_BYTES = 256 * 1024
  * @category constructors
  * @since 0.1.0
  */
-export const make = (binding: NativeBinding, runtime: string): UnixDriverShape =>
+export const make = (binding: NativeBinding, runtime: string, hooks: RuntimeHooks = {}): UnixDriverShape =>
   UnixDriver.of({
     runtime,
     binding,
@@ -66,5 +86,10 @@ export const make = (binding: NativeBinding, runtime: string): UnixDriverShape =
     scratch: new Uint8Array(RECEIVE_BUFFER_BYTES),
     meta: new Int32Array(RECV_META_LENGTH),
     euid: binding.geteuid(),
-    egid: binding.getegid()
+    egid: binding.getegid(),
+    getenv: hooks.getenv ?? ((name) => binding.getenv(name)),
+    unsetenv: (name) => {
+      binding.unsetenv(name)
+      hooks.unsetenv?.(name)
+    }
   })

@@ -20,11 +20,12 @@ import type { NonEmptyReadonlyArray } from "effect/Array"
 import * as Address from "./Address.ts"
 import type { Connection, ConnectionOptions, SocketType } from "./Connection.ts"
 import * as Errors from "./Errors.ts"
+import type { Fd } from "./Fd.ts"
 import { bindAddress, type FileIdentity, removeIfOurs } from "./internal/bind.ts"
-import { SocketConnection } from "./internal/connection.ts"
+import { SocketConnection, socketAddress } from "./internal/connection.ts"
 import { readPeer, SocketHandle } from "./internal/peer.ts"
 import { errorFromErrno } from "./internal/errno.ts"
-import { openSocket, waitReadable } from "./internal/open.ts"
+import { openSocket, typeName, waitReadable } from "./internal/open.ts"
 import * as Policy from "./Policy.ts"
 import { UnixDriver, type UnixDriverShape } from "./UnixDriver.ts"
 
@@ -63,6 +64,8 @@ export interface ListenOptions extends ConnectionOptions {
  */
 export interface UnixServer {
   readonly address: Address.Address
+  /** The name systemd gave the socket (`LISTEN_FDNAMES`), for servers from `fromListenFds`. */
+  readonly name?: string | undefined
   readonly type: SocketType
   /** The listening descriptor, borrowed. */
   readonly fd: number
@@ -121,6 +124,91 @@ export const listen = (
     (server) => server.close
   )
 
+/**
+ * Options of `fromFd` and `fromListenFds`: those of `listen` that concern accepting.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type AdoptOptions = Omit<ListenOptions, "address" | "type" | "backlog" | "mode" | "trustDirectory">
+
+/**
+ * Adopts a listening STREAM or SEQPACKET socket this process already has (inherited, or
+ * received from another process, for example to take over a service without refusing a
+ * connection): the server owns the descriptor from then on (an `Fd` is taken) and switches it
+ * to non-blocking mode. Closing the server closes the descriptor but never removes the socket
+ * file, which is not its own.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const fromFd = (
+  fd: Fd | number,
+  options: AdoptOptions & { readonly name?: string | undefined } = {}
+): Effect.Effect<UnixServer, Errors.UnixError, UnixDriver | Scope.Scope> =>
+  Effect.acquireRelease(
+    UnixDriver.use((driver) =>
+      Effect.suspend(() => {
+        const value = typeof fd === "number" ? fd : fd.value
+        const type = listeningType(driver, value)
+        if (typeof type !== "string") return Effect.fail(type)
+        const b = driver.binding
+        const flags = b.getfl(value)
+        const set = flags < 0 ? flags : b.setfl(value, flags | b.constants.O_NONBLOCK)
+        if (set < 0) return Effect.fail(errorFromErrno(b, -set, "fcntl"))
+        b.setCloexec(value) // inherited sockets come without it: our own children must not get them
+        if (typeof fd !== "number") fd.take()
+        return Effect.succeed(new Server(driver, value, type, socketAddress(driver, value, "local"), undefined, { address: "", ...options }) as UnixServer)
+      })
+    ),
+    (server) => server.close
+  )
+
+/** The socket type of a listening AF_UNIX socket, or why `fd` is not one. */
+const listeningType = (driver: UnixDriverShape, fd: number): SocketType | Errors.UnixError => {
+  const b = driver.binding
+  const c = b.constants
+  const domain = b.getsockoptInt(fd, c.SO_DOMAIN)
+  if (domain < 0) return errorFromErrno(b, -domain, "getsockopt(SO_DOMAIN)")
+  const type = typeName(driver, b.getsockoptInt(fd, c.SO_TYPE))
+  const listening = b.getsockoptInt(fd, c.SO_ACCEPTCONN) === 1
+  if (domain === c.AF_UNIX && listening && (type === "stream" || type === "seqpacket")) return type
+  const what = domain !== c.AF_UNIX
+    ? "not a unix socket"
+    : type === "dgram"
+    ? "a datagram socket (adopt it with UnixDatagram.fromFd)"
+    : "not listening"
+  return new Errors.Unsupported({ message: `descriptor ${fd} is ${what}: a server needs a listening unix STREAM or SEQPACKET socket` })
+}
+
+/** systemd passes sockets from this descriptor on (SD_LISTEN_FDS_START). */
+const LISTEN_FDS_START = 3
+
+/**
+ * Adopts the listening sockets systemd (or any socket activator) passed to this process:
+ * `LISTEN_FDS` descriptors from 3 on, meant for this process when `LISTEN_PID` is its pid,
+ * named by `LISTEN_FDNAMES`. Returns them in order, each with its `name`; none when they were
+ * not meant for this process. As `sd_listen_fds(1)` does, it then removes the three variables
+ * from the environment so that child processes do not take them for their own.
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const fromListenFds = (
+  options: AdoptOptions = {}
+): Effect.Effect<ReadonlyArray<UnixServer>, Errors.UnixError, UnixDriver | Scope.Scope> =>
+  UnixDriver.use((driver) => {
+    const pid = Number(driver.getenv("LISTEN_PID"))
+    const count = Number(driver.getenv("LISTEN_FDS"))
+    const names = (driver.getenv("LISTEN_FDNAMES") ?? "").split(":")
+    for (const variable of ["LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES"]) driver.unsetenv(variable)
+    if (pid !== driver.binding.getpid() || !Number.isInteger(count) || count <= 0) return Effect.succeed([])
+    return Effect.forEach(
+      Array.from({ length: count }, (_, i) => i),
+      (i) => fromFd(LISTEN_FDS_START + i, { ...options, name: names[i] || "unknown" })
+    )
+  })
+
 /** accept4 failures that concern only the connection being accepted (it was reset). */
 const transientAcceptErrors = new Set(["ECONNABORTED", "EPROTO"])
 
@@ -134,6 +222,7 @@ class Server implements UnixServer {
   readonly #options: ListenOptions
   readonly #policy: Policy.Policy
   readonly #watch
+  readonly name: string | undefined
   #closed = false
 
   constructor(
@@ -142,8 +231,9 @@ class Server implements UnixServer {
     readonly type: SocketType,
     readonly address: Address.Address,
     identity: FileIdentity | undefined,
-    options: ListenOptions
+    options: ListenOptions & { readonly name?: string | undefined }
   ) {
+    this.name = options.name
     this.#driver = driver
     this.#identity = identity
     this.#options = options

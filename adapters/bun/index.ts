@@ -21,7 +21,11 @@ import { makeLayer } from "../internal/addon.ts"
  * @category layers
  * @since 0.1.0
  */
-export const layer: Layer.Layer<UnixDriver, Unsupported> = makeLayer("bun")
+export const layer: Layer.Layer<UnixDriver, Unsupported> = makeLayer("bun", undefined, {
+  // Bun keeps its own copy of the environment (what process.env shows and children inherit).
+  getenv: (name) => process.env[name],
+  unsetenv: (name) => void delete process.env[name]
+})
 
 /**
  * Turns a received connected stream socket into a Bun socket (`Bun.connect({ fd })`) driven by

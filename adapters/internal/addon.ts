@@ -22,12 +22,12 @@ export const addonPath = (): string => fileURLToPath(new URL(candidates[0]!, imp
 
 let driver: UnixDriver.UnixDriverShape | undefined
 
-const loadDriver = (runtime: string): UnixDriver.UnixDriverShape => {
+const loadDriver = (runtime: string, hooks: UnixDriver.RuntimeHooks): UnixDriver.UnixDriverShape => {
   if (driver !== undefined) return driver
   const failures: Array<string> = []
   for (const candidate of candidates) {
     try {
-      driver = UnixDriver.make(require(candidate) as NativeBinding, runtime)
+      driver = UnixDriver.make(require(candidate) as NativeBinding, runtime, hooks)
       return driver
     } catch (error) {
       failures.push(`${candidate}: ${String((error as Error).message).split("\n")[0]}`)
@@ -42,11 +42,13 @@ const loadDriver = (runtime: string): UnixDriver.UnixDriverShape => {
 
 /**
  * The driver layer of a runtime. `preflight` reports a missing capability (a permission)
- * before anything is loaded, so the failure names what to do.
+ * before anything is loaded, so the failure names what to do; `hooks` adds what the runtime
+ * needs beyond the addon.
  */
 export const makeLayer = (
   runtime: string,
-  preflight: () => Unsupported | undefined = () => undefined
+  preflight: () => Unsupported | undefined = () => undefined,
+  hooks: UnixDriver.RuntimeHooks = {}
 ): Layer.Layer<UnixDriver.UnixDriver, Unsupported> =>
   Layer.effect(
     UnixDriver.UnixDriver,
@@ -54,7 +56,7 @@ export const makeLayer = (
       const missing = preflight()
       if (missing !== undefined) return Effect.fail(missing)
       return Effect.try({
-        try: () => loadDriver(runtime),
+        try: () => loadDriver(runtime, hooks),
         catch: (error) =>
           error instanceof Unsupported ? error : new Unsupported({ message: `${runtime}: ${String(error)}` })
       })

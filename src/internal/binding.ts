@@ -112,6 +112,8 @@ export interface NativeBinding {
   /** `fcntl(fd, F_GETFL)` and `F_SETFL` (to toggle O_NONBLOCK) → flags / 0 or -errno. */
   getfl(fd: number): number
   setfl(fd: number, flags: number): number
+  /** Sets FD_CLOEXEC (`fcntl(F_SETFD)`), for descriptors inherited without it → 0 or -errno. */
+  setCloexec(fd: number): number
 
   /**
    * `fstat(fd)` into `out = [mode, uid, gid, size, dev, ino]` → 0 or -errno.
@@ -142,6 +144,10 @@ export interface NativeBinding {
   /** `write(fd, data + offset, length)` → bytes or -errno. */
   write(fd: number, data: Uint8Array, offset: number, length: number): number
 
+  /** `getenv(name)`: the process environment itself; undefined when unset. */
+  getenv(name: string): string | undefined
+  /** `unsetenv(name)` → 0 or -errno. */
+  unsetenv(name: string): number
   geteuid(): number
   getegid(): number
   getpid(): number
@@ -197,6 +203,9 @@ export interface NativeConstants {
   readonly SO_RCVBUF: number
   readonly SO_PASSCRED: number
   readonly SO_PEERPIDFD: number
+  readonly SO_DOMAIN: number
+  readonly SO_ACCEPTCONN: number
+  readonly AF_UNIX: number
   readonly SIGHUP: number
   readonly SIGINT: number
   readonly SIGQUIT: number

@@ -12,6 +12,7 @@ import "./interop.ts"
 import "./reliability.ts"
 import "./promise.ts"
 import "./rpc.ts"
+import "./systemd.ts"
 import "./readme.ts"
 
 export { cases } from "./harness.ts"

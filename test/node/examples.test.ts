@@ -2,7 +2,11 @@
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { describe, expect, it } from "vitest"
-import { root, spawnScript, succeeded } from "../support/helpers.ts"
+import { Effect, Stream } from "effect"
+import * as NodeUnix from "../../adapters/node/index.ts"
+import { Message, UnixDatagram, UnixSocket } from "../../src/index.ts"
+import { root, spawnProgram, spawnScript, succeeded, tempDir } from "../support/helpers.ts"
+import { commandLine } from "../support/runtime.ts"
 
 const examples: ReadonlyArray<readonly [string, ReadonlyArray<RegExp>]> = [
   ["promise.ts", [/^romd is pid (\d+), uid \d+$/m, /^hostname: \S+$/m]],
@@ -30,4 +34,28 @@ describe("README examples", () => {
       }
     })
   }
+})
+
+describe("README systemd example", () => {
+  it("examples/systemd.ts is in the README as printed and serves the sockets a socket activator passes it", async () => {
+    const example = path.join(root, "examples/systemd.ts")
+    expect(fs.readFileSync(path.join(root, "README.md"), "utf8")).toContain("```ts\n" + fs.readFileSync(example, "utf8") + "```")
+    const dir = tempDir()
+    const notify = `@usfp-example-notify-${process.pid}`
+    const { received, service } = await Effect.runPromise(Effect.gen(function*() {
+      const systemd = yield* UnixDatagram.bind({ address: notify })
+      const service = spawnProgram(
+        ["python3", path.join(root, "test/fixtures/socket-activate.py"), "--listen", `stream:${dir}/superd.sock:api`, "--", ...commandLine("node", example, [])],
+        { env: { NOTIFY_SOCKET: notify } }
+      )
+      const ready = yield* systemd.receive
+      const client = yield* UnixSocket.connect({ address: `${dir}/superd.sock` })
+      yield* client.send("hello")
+      const [reply] = yield* client.messages.pipe(Stream.take(1), Stream.runCollect)
+      return { received: [new TextDecoder().decode(ready.data), Message.text(reply!)], service }
+    }).pipe(Effect.scoped, Effect.provide(NodeUnix.layer)))
+    expect(received).toEqual(["READY=1\nSTATUS=serving api", "api: hello"])
+    service.kill("SIGTERM")
+    await service.exited
+  })
 })
