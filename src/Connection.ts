@@ -28,7 +28,8 @@
 import type { Effect, Sink, Stream } from "effect"
 import type * as Address from "./Address.ts"
 import type { PeerCredentials } from "./Credentials.ts"
-import type { ConnectionError } from "./Errors.ts"
+import type { Closed, ConnectionError } from "./Errors.ts"
+import type { Fd } from "./Fd.ts"
 import type { Message, Outgoing } from "./Message.ts"
 
 /**
@@ -123,6 +124,13 @@ export interface Connection {
   readonly end: Effect.Effect<void, ConnectionError>
   /** Closes the socket and every unclaimed received descriptor; pending sends fail with `Closed`. Idempotent. */
   readonly close: Effect.Effect<void>
+  /**
+   * Takes the socket out of this connection, as an owned `Fd`: to hand it to another process
+   * (send it), or to another API (`NodeUnix.toNetSocket`). The connection is closed for use
+   * (pending sends fail with `Closed`; bytes already read but not pulled are dropped: detach
+   * before reading), its unclaimed received descriptors are closed, and the socket stays open.
+   */
+  readonly detach: Effect.Effect<Fd, Closed>
   /**
    * Runs `handler` for each message in turn; the message's descriptors that the handler did
    * not close or take are closed when it returns.

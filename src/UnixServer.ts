@@ -20,7 +20,7 @@ import type { NonEmptyReadonlyArray } from "effect/Array"
 import * as Address from "./Address.ts"
 import type { Connection, ConnectionOptions, SocketType } from "./Connection.ts"
 import * as Errors from "./Errors.ts"
-import type { Fd } from "./Fd.ts"
+import { Fd } from "./Fd.ts"
 import { bindAddress, type FileIdentity, removeIfOurs } from "./internal/bind.ts"
 import { SocketConnection, socketAddress } from "./internal/connection.ts"
 import { readPeer, SocketHandle } from "./internal/peer.ts"
@@ -83,6 +83,13 @@ export interface UnixServer {
   readonly rejected: number
   /** Closes the listener and its open connections, and removes the socket file. Idempotent. */
   readonly close: Effect.Effect<void>
+  /**
+   * Stops accepting and takes the listening socket out of this server, as an owned `Fd`, to
+   * hand it to another process (which adopts it with `fromFd`) for an upgrade that refuses no
+   * connection: those arriving meanwhile wait in the socket's backlog. The socket file stays;
+   * connections already accepted stay open.
+   */
+  readonly detach: Effect.Effect<Fd, Errors.Closed>
 }
 
 /**
@@ -345,5 +352,13 @@ class Server implements UnixServer {
     this.#driver.binding.close(this.fd)
     this.#driver.reactor.release()
     removeIfOurs(this.#driver, this.address, this.#identity)
+  })
+
+  readonly detach: Effect.Effect<Fd, Errors.Closed> = Effect.suspend(() => {
+    if (this.#closed) return Effect.fail(new Errors.Closed({ message: "detach: the server is closed", syscall: "detach" }))
+    this.#closed = true // stops accepting: a waiting `connections` ends
+    this.#watch.close()
+    this.#driver.reactor.release()
+    return Effect.succeed(new Fd(this.fd, this.#driver))
   })
 }

@@ -23,6 +23,14 @@ import { makeLayer } from "../internal/addon.ts"
 export const layer: Layer.Layer<UnixDriver, Unsupported> = makeLayer("node")
 
 /**
+ * The `net.Socket` type, for code that keeps the sockets `toNetSocket` makes.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type NetSocket = net.Socket
+
+/**
  * Turns a received stream socket into a `net.Socket`. The socket takes ownership: the `Fd` is
  * taken, and `net.Socket` closes the descriptor when it is destroyed.
  *

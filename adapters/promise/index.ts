@@ -97,6 +97,8 @@ export interface Connection extends AsyncIterable<Message>, AsyncDisposable {
   readonly end: () => Promise<void>
   /** Closes the socket and every unclaimed received descriptor. Idempotent. */
   readonly close: () => Promise<void>
+  /** Takes the socket out of the connection as an owned `Fd` (to send it on, or to another API). */
+  readonly detach: () => Promise<Fd>
   /** Runs `handler` for each message in turn, closing the descriptors it left when it returns. */
   readonly handleMessages: (handler: (message: Message) => void | Promise<void>) => Promise<void>
   /** The Effect `Connection` underneath. */
@@ -115,6 +117,8 @@ export interface Server extends AsyncIterable<Connection>, AsyncDisposable {
   readonly rejected: number
   /** Closes the listener and its open connections, and removes the socket file. Idempotent. */
   readonly close: () => Promise<void>
+  /** Stops accepting and takes the listening socket out, as an owned `Fd` (to hand it over). */
+  readonly detach: () => Promise<Fd>
   /** The Effect `UnixServer` underneath. */
   readonly effect: UnixServer.UnixServer
 }
@@ -162,6 +166,7 @@ const wrapConnection = (connection: ConnectionModule.Connection, close: () => Pr
     send: (message) => run(connection.send(message)),
     end: () => run(connection.end),
     close,
+    detach: () => run(connection.detach),
     handleMessages: (handler) => run(connection.handleMessages((message) => Effect.promise(async () => handler(message)))),
     [Symbol.asyncIterator]: () => Stream.toAsyncIterable(connection.messages)[Symbol.asyncIterator](),
     [Symbol.asyncDispose]: close,
@@ -192,6 +197,7 @@ export const listen = async (options: ListenOptions): Promise<Server> => {
       return server.rejected
     },
     close,
+    detach: () => run(server.detach),
     [Symbol.asyncIterator]: async function*() {
       for await (const connection of connections) yield wrapConnection(connection, () => run(connection.close))
     },

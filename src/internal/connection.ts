@@ -12,6 +12,7 @@ import type { Connection, ConnectionOptions, Framing, SocketType } from "../Conn
 import { defaultLimits } from "../Connection.ts"
 import type { Credentials, PeerCredentials } from "../Credentials.ts"
 import * as Errors from "../Errors.ts"
+import { Fd } from "../Fd.ts"
 import type { Message, Outgoing } from "../Message.ts"
 import type { UnixDriverShape } from "../UnixDriver.ts"
 import { errorFromErrno } from "./errno.ts"
@@ -268,14 +269,25 @@ export class SocketConnection implements Connection {
 
   readonly close: Effect.Effect<void> = Effect.sync(() => this.closeNow())
 
+  readonly detach: Effect.Effect<Fd, Errors.Closed> = Effect.suspend(() => {
+    if (this.#closed) return Effect.fail(closedError("detach"))
+    this.#release("detach")
+    return Effect.succeed(new Fd(this.fd, this.#driver))
+  })
+
   closeNow(): void {
     if (this.#closed) return
+    this.#release("close")
+    this.#driver.binding.close(this.fd)
+  }
+
+  /** Ends everything this connection does with its socket, short of closing it. */
+  #release(why: "close" | "detach"): void {
     this.#closed = true
     this.#socket.closed = true
-    this.#queue.close(closedError("sendmsg"))
+    this.#queue.close(closedError(why === "close" ? "sendmsg" : "sendmsg after detach"))
     if (this.#terminal === undefined) this.#terminal = closedError("recvmsg")
-    this.#watch.close()
-    this.#driver.binding.close(this.fd)
+    this.#watch.close() // still ours: deregistered before it is closed or handed on
     if (this.#decoder !== undefined) this.#received.closeNumbers(this.#decoder.fifo.splice(0))
     this.#ready = [] // their descriptors are among the unclaimed ones
     this.#received.closeAll()
