@@ -6,7 +6,9 @@
  * @internal
  */
 import { Effect, Layer } from "effect"
+import * as fs from "node:fs"
 import { createRequire } from "node:module"
+import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { Unsupported } from "../../src/Errors.ts"
 import type { NativeBinding } from "../../src/internal/binding.ts"
@@ -14,29 +16,48 @@ import * as UnixDriver from "../../src/UnixDriver.ts"
 
 const require = createRequire(import.meta.url)
 
-/** Where the addon is looked for, first match wins. */
-const candidates = ["../../build/Release/unix_socket.node", "../../build/Debug/unix_socket.node"]
+/**
+ * The package's root directory: the nearest one above this module holding binding.gyp (this
+ * module lives at adapters/internal/ in the sources and at dist/ in the published build).
+ */
+const packageRoot = (): string => {
+  let dir = path.dirname(fileURLToPath(new URL(import.meta.url).href))
+  while (!fs.existsSync(path.join(dir, "binding.gyp"))) {
+    const parent = path.dirname(dir)
+    if (parent === dir) throw new Unsupported({ message: "unix-socket-fd-passing: cannot find the package's own directory (binding.gyp)" })
+    dir = parent
+  }
+  return dir
+}
 
-/** The absolute path of the addon file looked for first (for permission checks and messages). */
-export const addonPath = (): string => fileURLToPath(new URL(candidates[0]!, import.meta.url).href)
+/** The package directory, where the addon is (for permission checks and messages). */
+export const addonPath = (): string => packageRoot()
+
+/** The addon files to try, best first: a matching prebuild, then a local build. */
+const candidates = (): ReadonlyArray<string> => {
+  const root = packageRoot()
+  return (require(path.join(root, "native", "locate.cjs")) as { candidates: (root: string) => Array<string> }).candidates(root)
+}
 
 let driver: UnixDriver.UnixDriverShape | undefined
 
 const loadDriver = (runtime: string, hooks: UnixDriver.RuntimeHooks): UnixDriver.UnixDriverShape => {
   if (driver !== undefined) return driver
   const failures: Array<string> = []
-  for (const candidate of candidates) {
+  for (const candidate of candidates()) {
     try {
       driver = UnixDriver.make(require(candidate) as NativeBinding, runtime, hooks)
       return driver
     } catch (error) {
-      failures.push(`${candidate}: ${String((error as Error).message).split("\n")[0]}`)
+      if (!String((error as Error).message).includes("Cannot find module")) {
+        failures.push(`${candidate}: ${String((error as Error).message).split("\n")[0]}`)
+      }
     }
   }
   throw new Unsupported({
-    message: `the native addon could not be loaded in ${runtime} (build it with \`npm rebuild unix-socket-fd-passing\`): ${
-      failures.join("; ")
-    }`
+    message: `unix-socket-fd-passing: no native addon for ${process.platform}-${process.arch} could be loaded in ${runtime}` +
+      (failures.length > 0 ? ` (${failures.join("; ")})` : " (no prebuild matches and none was built)") +
+      ": with a C++ compiler, make and python3 installed, build it with `npm rebuild unix-socket-fd-passing`"
   })
 }
 

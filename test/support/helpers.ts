@@ -179,6 +179,7 @@ export const spawnProgram = (
     readonly umask?: string
     readonly env?: Record<string, string>
     readonly name?: string
+    readonly cwd?: string
   } = {}
 ): Child => {
   let argv = command
@@ -189,7 +190,7 @@ export const spawnProgram = (
   }
   const uid = options.uid ?? process.getuid?.() ?? 0
   const child = spawn(argv[0]!, argv.slice(1), {
-    cwd: root,
+    cwd: options.cwd ?? root,
     stdio: ["ignore", "pipe", "pipe"],
     env: { ...process.env, DENO_DIR: denoDir(uid), NO_COLOR: "1", ...options.env }
   })
