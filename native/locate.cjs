@@ -1,8 +1,8 @@
 // Where this package's compiled addon is, for the loader (adapters/internal/addon.ts) and the
-// install step (scripts/install.cjs): a local build first (build/Release, build/Debug: one
-// exists only when the addon was compiled here, on purpose or because no prebuild matched),
-// then a prebuild matching the platform, architecture and C library
-// (prebuilds/<platform>-<arch>/*.node, Node-API: one file for every Node.js, Bun and Deno).
+// install step (scripts/install.cjs): a prebuild matching the platform, architecture and C
+// library first (prebuilds/<platform>-<arch>/*.node, Node-API: one file for every Node.js,
+// Bun and Deno), then a local build (build/Release, build/Debug), made where none matched.
+// (The repository itself has no prebuilds/: `npm run prebuild` writes them under .pack/.)
 "use strict"
 const fs = require("node:fs")
 const path = require("node:path")
@@ -34,9 +34,9 @@ const prebuilds = (root, platform = process.platform, arch = process.arch) => {
 
 /** The addon files to try, best first, for the package at `root`. */
 const candidates = (root) => [
+  ...prebuilds(root),
   path.join(root, "build", "Release", "unix_socket.node"),
-  path.join(root, "build", "Debug", "unix_socket.node"),
-  ...prebuilds(root)
+  path.join(root, "build", "Debug", "unix_socket.node")
 ]
 
 module.exports = { candidates, prebuilds, libc }

@@ -25,12 +25,13 @@ const run = (command, args, cwd = root) => {
 const copy = (from, to = from) => fs.cpSync(path.join(root, from), path.join(stage, to), { recursive: true })
 
 if (!process.argv.includes("--no-build")) run(path.join(root, "node_modules/.bin/tsup"), ["--silent"])
-if (withPrebuilds && !fs.existsSync(path.join(root, "prebuilds"))) run(process.execPath, [path.join(root, "scripts/prebuild.mjs")])
+const prebuilt = path.join(root, ".pack/addon/prebuilds")
+if (withPrebuilds) run(process.execPath, [path.join(root, "scripts/prebuild.mjs")]) // from the sources of now
 
 fs.rmSync(stage, { recursive: true, force: true })
 fs.mkdirSync(stage, { recursive: true })
 copy("dist")
-if (withPrebuilds) copy("prebuilds")
+if (withPrebuilds) fs.cpSync(prebuilt, path.join(stage, "prebuilds"), { recursive: true })
 for (const file of fs.readdirSync(path.join(root, "native"))) copy(`native/${file}`)
 for (const file of ["binding.gyp", "scripts/install.cjs", "README.md", "LICENSE"]) copy(file)
 
