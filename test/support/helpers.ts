@@ -53,8 +53,13 @@ const settledFdCount = async (): Promise<number> => {
   return count
 }
 
-/** Whether descriptor `n` is open in this process. */
-export const fdIsOpen = (n: number): boolean => listFds().some((entry) => entry.startsWith(`${n}->`))
+/**
+ * What descriptor `n` refers to (`/dev/null`, `pipe:[…]`), or undefined when it is not open.
+ * (Under Deno the listing runs `ls`, whose own pipes may take a number just freed: check what
+ * a number refers to, not only that it is open.)
+ */
+export const fdTarget = (n: number): string | undefined =>
+  listFds().find((entry) => entry.startsWith(`${n}->`))?.slice(`${n}->`.length)
 
 /** A file under /proc (Deno grants /proc only with --allow-all: there `cat` reads it). */
 export const readProc = (file: string): string =>
@@ -143,8 +148,6 @@ export interface SpawnOptions {
   readonly runtime?: Runtime
   /** Runtime flags placed before the script (e.g. `--expose-gc`). */
   readonly flags?: ReadonlyArray<string>
-  /** Run with RLIMIT_NOFILE lowered to this many descriptors (through prlimit). */
-  readonly maxFds?: number
   /** Run with this umask (octal digits, e.g. "000"). */
   readonly umask?: string
   /** Deno only: the permission flags, instead of the full set a user of this package passes. */
@@ -175,7 +178,6 @@ export const spawnProgram = (
   command: ReadonlyArray<string>,
   options: {
     readonly uid?: number
-    readonly maxFds?: number
     readonly umask?: string
     readonly env?: Record<string, string>
     readonly name?: string
@@ -183,7 +185,6 @@ export const spawnProgram = (
   } = {}
 ): Child => {
   let argv = command
-  if (options.maxFds !== undefined) argv = ["prlimit", `--nofile=${options.maxFds}:${options.maxFds}`, "--", ...argv]
   if (options.umask !== undefined) argv = ["sh", "-c", `umask ${options.umask} && exec "$@"`, "sh", ...argv]
   if (options.uid !== undefined) {
     argv = ["setpriv", `--reuid=${options.uid}`, `--regid=${options.uid}`, "--clear-groups", "--", ...argv]
