@@ -42,7 +42,7 @@ const listFds = (): Array<string> => {
  * The descriptor count once the runtime has finished releasing what earlier tests' child
  * processes left behind (Bun closes a killed child's stdio sockets a little after "close").
  */
-const settledFdCount = async (): Promise<number> => {
+export const settledFdCount = async (): Promise<number> => {
   let count = countFds()
   for (let i = 0; i < 50; i++) {
     await new Promise((resolve) => setTimeout(resolve, 20))
