@@ -14,15 +14,18 @@ Reactor* ReactorOf(const Args& args) { return static_cast<Reactor*>(args.data())
 napi_value ReactorStart(napi_env env, napi_callback_info info) {
   Args args(env, info);
   napi_value on_events;
-  if (!args.Function(0, &on_events)) return nullptr;
-  return Int(env, ReactorOf(args)->Start(env, on_events));
+  int32_t redeliver_ms;
+  if (!args.Function(0, &on_events) || !args.Int(1, &redeliver_ms)) return nullptr;
+  return Int(env, ReactorOf(args)->Start(env, on_events, redeliver_ms));
 }
 
 napi_value Watch(napi_env env, napi_callback_info info) {
   Args args(env, info);
-  int32_t fd, token, events;
-  if (!args.Int(0, &fd) || !args.Int(1, &token) || !args.Int(2, &events)) return nullptr;
-  return Int(env, ReactorOf(args)->Watch(fd, token, static_cast<uint32_t>(events)));
+  int32_t fd, token, events, added;
+  if (!args.Int(0, &fd) || !args.Int(1, &token) || !args.Int(2, &events) || !args.Int(3, &added)) {
+    return nullptr;
+  }
+  return Int(env, ReactorOf(args)->Watch(fd, token, static_cast<uint32_t>(events), added != 0));
 }
 
 napi_value Unwatch(napi_env env, napi_callback_info info) {

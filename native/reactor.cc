@@ -11,6 +11,8 @@
 #include "reactor.h"
 
 #include <errno.h>
+
+#include <atomic>
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -36,6 +38,9 @@ struct Reactor::Loop {
   napi_threadsafe_function tsfn = nullptr;
   pthread_t thread{};
   bool running = false;
+  int redeliver_ms = 0;
+  std::atomic<uint64_t> posted{0};     // batches posted by the thread
+  std::atomic<uint64_t> delivered{0};  // batches that reached the JS thread
 
   ~Loop() {
     Join();
@@ -70,16 +75,34 @@ struct Reactor::Loop {
     return 0;
   }
 
-  // One batch per wake-up: a heap array [count, token, events, token, events, ...], posted
-  // without blocking (the queue is unlimited); CallJs frees it.
+  // Posts a batch without blocking (the queue is unlimited); CallJs frees it. False once the
+  // TSFN is closing.
+  bool Post(int32_t* batch) {
+    posted.fetch_add(1, std::memory_order_relaxed);
+    if (napi_call_threadsafe_function(tsfn, batch, napi_tsfn_nonblocking) == napi_ok) return true;
+    free(batch);  // napi_closing: the TSFN is being torn down, post nothing more
+    return false;
+  }
+
+  // One batch per wake-up: a heap array [count, token, events, token, events, ...].
   static void* Run(void* arg) {
     Loop* loop = static_cast<Loop*>(arg);
     epoll_event events[kMaxEvents];
     for (;;) {
-      int n = epoll_wait(loop->epfd, events, kMaxEvents, -1);
+      const bool waiting = loop->redeliver_ms > 0 && loop->delivered.load(std::memory_order_acquire) !=
+                                                         loop->posted.load(std::memory_order_relaxed);
+      int n = epoll_wait(loop->epfd, events, kMaxEvents, waiting ? loop->redeliver_ms : -1);
       if (n < 0) {
         if (errno == EINTR) continue;
         return nullptr;
+      }
+      if (n == 0) {
+        // A batch is still queued for JS: an empty one wakes the runtime's loop again.
+        auto* nudge = static_cast<int32_t*>(malloc(sizeof(int32_t)));
+        if (nudge == nullptr) continue;  // try again after the next timeout
+        nudge[0] = 0;
+        if (!loop->Post(nudge)) return nullptr;
+        continue;
       }
       int count = 0;
       for (int i = 0; i < n; i++) {
@@ -93,17 +116,16 @@ struct Reactor::Loop {
         batch[1 + 2 * i] = static_cast<int32_t>(static_cast<uint32_t>(events[i].data.u64));
         batch[2 + 2 * i] = static_cast<int32_t>(events[i].events);
       }
-      if (napi_call_threadsafe_function(loop->tsfn, batch, napi_tsfn_nonblocking) != napi_ok) {
-        free(batch);  // napi_closing: the TSFN is being torn down, post nothing more
-        return nullptr;
-      }
+      if (!loop->Post(batch)) return nullptr;
     }
   }
 
   // On the JS thread. `env` is null when the runtime drains the queue at teardown.
-  static void CallJs(napi_env env, napi_value callback, void*, void* data) {
+  static void CallJs(napi_env env, napi_value callback, void* context, void* data) {
     auto* batch = static_cast<int32_t*>(data);
-    if (env != nullptr && callback != nullptr) {
+    // The Loop is alive while batches reach JS (env set); at teardown (env null) it may not be.
+    if (env != nullptr) static_cast<Loop*>(context)->delivered.fetch_add(1, std::memory_order_release);
+    if (env != nullptr && callback != nullptr && batch[0] > 0) {
       size_t length = 2 * static_cast<size_t>(batch[0]);
       void* bytes;
       napi_value buffer, array, receiver;
@@ -125,9 +147,10 @@ struct Reactor::Loop {
   }
 };
 
-int Reactor::Start(napi_env env, napi_value on_events) {
+int Reactor::Start(napi_env env, napi_value on_events, int redeliver_ms) {
   if (started_) return -EALREADY;
   Loop* loop = new Loop();
+  loop->redeliver_ms = redeliver_ms > 0 ? redeliver_ms : 0;
   epoll_event wake = {};
   wake.events = EPOLLIN;
   wake.data.u64 = kWakeUp;
@@ -140,7 +163,7 @@ int Reactor::Start(napi_env env, napi_value on_events) {
   }
   napi_value name;
   if (napi_create_string_utf8(env, "unix-socket-reactor", NAPI_AUTO_LENGTH, &name) != napi_ok ||
-      napi_create_threadsafe_function(env, on_events, nullptr, name, 0, 1, loop, Finalize, nullptr,
+      napi_create_threadsafe_function(env, on_events, nullptr, name, 0, 1, loop, Finalize, loop,
                                       Loop::CallJs, &loop->tsfn) != napi_ok) {
     delete loop;
     return -ENOMEM;
@@ -175,15 +198,17 @@ Reactor::~Reactor() {
 // would then never wake the thread, and joining it would hang.
 bool Reactor::Owns(int fd) const { return fd == loop_->epfd || fd == loop_->wakefd; }
 
-int Reactor::Watch(int fd, int32_t token, uint32_t events) const {
+int Reactor::Watch(int fd, int32_t token, uint32_t events, bool added) const {
   if (loop_ == nullptr) return -EBADF;
   if (Owns(fd)) return -EINVAL;
   epoll_event event = {};
   event.events = events | EPOLLONESHOT;
   event.data.u64 = kWatched | static_cast<uint32_t>(token);
-  if (epoll_ctl(loop_->epfd, EPOLL_CTL_MOD, fd, &event) == 0) return 0;
-  if (errno != ENOENT) return -errno;
-  return epoll_ctl(loop_->epfd, EPOLL_CTL_ADD, fd, &event) == 0 ? 0 : -errno;
+  // The caller says which is likely; the other is the fallback (one syscall in the usual case).
+  const int first = added ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
+  if (epoll_ctl(loop_->epfd, first, fd, &event) == 0) return 0;
+  if (errno != (added ? ENOENT : EEXIST)) return -errno;
+  return epoll_ctl(loop_->epfd, added ? EPOLL_CTL_ADD : EPOLL_CTL_MOD, fd, &event) == 0 ? 0 : -errno;
 }
 
 int Reactor::Unwatch(int fd) const {

@@ -20,10 +20,14 @@ class Reactor {
 
   // Starts the thread; `on_events` receives Int32Array [token, events, ...]. → 0 or -errno
   // (-EALREADY on a second call).
-  int Start(napi_env env, napi_value on_events);
-  // EPOLL_CTL_MOD (ADD when not registered yet) with EPOLLONESHOT. → 0 or -errno
+  // `redeliver_ms` > 0: while a posted batch has not reached JS for that long, post an empty
+  // one, whose wake-up lets the runtime run both (for runtimes whose thread-safe function can
+  // miss a wake-up; 0 for none).
+  int Start(napi_env env, napi_value on_events, int redeliver_ms);
+  // Arms with EPOLLONESHOT: EPOLL_CTL_MOD when `added` (ADD if it was not registered after
+  // all), else EPOLL_CTL_ADD (MOD if it was). → 0 or -errno
   // (-EBADF before Start, -EINVAL for the reactor's own epoll fd or eventfd).
-  int Watch(int fd, int32_t token, uint32_t events) const;
+  int Watch(int fd, int32_t token, uint32_t events, bool added) const;
   // EPOLL_CTL_DEL. → 0 or -errno (as Watch).
   int Unwatch(int fd) const;
   // Thread-safe function ref/unref: keep the process alive, or not.

@@ -127,22 +127,31 @@ napi_value Accept(napi_env env, napi_callback_info info) {
 
 napi_value SendMsg(napi_env env, napi_callback_info info) {
   Args args(env, info);
-  int32_t fd, offset, length;
-  View<uint8_t> data, address;
+  int32_t fd, offset, length, head_offset;
+  View<uint8_t> data, address, head;
   View<int32_t> fds, credentials;
   if (!args.Int(0, &fd) || !args.Bytes(1, &data) || !args.Int(2, &offset) ||
       !args.Int(3, &length) || !args.Int32s(4, &fds, true) ||
-      !args.Int32s(5, &credentials, true) || !args.Bytes(6, &address, true)) {
+      !args.Int32s(5, &credentials, true) || !args.Bytes(6, &address, true) ||
+      !args.Bytes(7, &head, true) || !args.Int(8, &head_offset)) {
     return nullptr;
   }
   if (!InRange(data, offset, length) || fds.length > kScmMaxFd ||
-      (credentials.present && credentials.length < 3)) {
+      (credentials.present && credentials.length < 3) ||
+      (head.present && (head_offset < 0 || static_cast<size_t>(head_offset) > head.length))) {
     return Int(env, -EINVAL);
   }
-  iovec iov = {data.data + offset, static_cast<size_t>(length)};
+  // An optional leading buffer (a frame header) goes out with the data in one sendmsg, so a
+  // large payload is never copied behind its header.
+  iovec iov[2];
+  size_t iovlen = 0;
+  if (head.present && static_cast<size_t>(head_offset) < head.length) {
+    iov[iovlen++] = {head.data + head_offset, head.length - head_offset};
+  }
+  iov[iovlen++] = {data.data + offset, static_cast<size_t>(length)};
   msghdr msg = {};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
+  msg.msg_iov = iov;
+  msg.msg_iovlen = iovlen;
   sockaddr_un sun;
   if (address.present) {
     int addrlen = EncodeAddress(address, &sun);

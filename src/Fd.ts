@@ -153,6 +153,7 @@ export class Fd implements Disposable {
   #value: number
   #state: "open" | "closed" | "taken" = "open"
   #owner: FdOwner | undefined
+  #registered = false
   readonly #driver: UnixDriverShape
   readonly #binding: NativeBinding
 
@@ -173,7 +174,14 @@ export class Fd implements Disposable {
     this.#driver = driver
     this.#binding = driver.binding
     this.#owner = owner
-    backstop.register(this, { value, binding: driver.binding }, this)
+    // An owned Fd (a received one, held by its endpoint's ledger until it is closed or taken)
+    // can never be collected while open: the ledger closes what is left when the endpoint
+    // closes. Only Fds nobody else tracks need the backstop (its weak cell per descriptor is
+    // most of the cost of receiving descriptors).
+    if (owner === undefined) {
+      this.#registered = true
+      backstop.register(this, { value, binding: driver.binding }, this)
+    }
   }
 
   /**
@@ -197,7 +205,7 @@ export class Fd implements Disposable {
   close(): void {
     if (this.#state !== "open") return
     this.#state = "closed"
-    backstop.unregister(this)
+    if (this.#registered) backstop.unregister(this)
     this.#binding.close(this.#value)
     this.#releaseOwner()
   }
@@ -209,7 +217,7 @@ export class Fd implements Disposable {
   take(): number {
     const value = this.value
     this.#state = "taken"
-    backstop.unregister(this)
+    if (this.#registered) backstop.unregister(this)
     this.#releaseOwner()
     return value
   }

@@ -53,6 +53,13 @@ export interface RuntimeHooks {
   readonly getenv?: ((name: string) => string | undefined) | undefined
   /** Removes a variable from the runtime's own copy of the environment, if it keeps one. */
   readonly unsetenv?: ((name: string) => void) | undefined
+  /**
+   * For a runtime whose thread-safe functions can miss a wake-up (a readiness event queued for
+   * JS that runs only when something else wakes the loop): after this many milliseconds with an
+   * event still undelivered, the reactor posts an empty one to wake the loop again. 0 or
+   * undefined: never.
+   */
+  readonly redeliverMs?: number | undefined
 }
 
 /**
@@ -82,7 +89,7 @@ export const make = (binding: NativeBinding, runtime: string, hooks: RuntimeHook
   UnixDriver.of({
     runtime,
     binding,
-    reactor: new Reactor(binding),
+    reactor: new Reactor(binding, hooks.redeliverMs ?? 0),
     scratch: new Uint8Array(RECEIVE_BUFFER_BYTES),
     meta: new Int32Array(RECV_META_LENGTH),
     euid: binding.geteuid(),

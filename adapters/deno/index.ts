@@ -43,4 +43,7 @@ const missingPermissions = (): Unsupported | undefined => {
  * @category layers
  * @since 0.1.0
  */
-export const layer: Layer.Layer<UnixDriver, Unsupported> = makeLayer("deno", missingPermissions)
+// Deno 2.9's thread-safe functions can leave a posted call queued until something else wakes
+// its event loop (measured: two processes in a ping-pong, unpinned, stalled for good with the
+// data waiting, within seconds): the reactor re-wakes the loop after 2 ms without delivery.
+export const layer: Layer.Layer<UnixDriver, Unsupported> = makeLayer("deno", missingPermissions, { redeliverMs: 2 })

@@ -51,7 +51,8 @@ export interface NativeBinding {
    * `fds`: descriptors to attach as one SCM_RIGHTS cmsg (null or empty: none).
    * `credentials`: `[pid, uid, gid]` to attach as SCM_CREDENTIALS (null: none).
    * `address`: destination (encoded as for `bind`) for unconnected DGRAM sockets (null: none).
-   * → bytes sent or -errno.
+   * `head`: bytes sent before the data in the same call, from `headOffset` (null: none).
+   * → bytes sent (of head and data together) or -errno.
    */
   sendmsg(
     fd: number,
@@ -60,7 +61,9 @@ export interface NativeBinding {
     length: number,
     fds: Int32Array | null,
     credentials: Int32Array | null,
-    address: Uint8Array | null
+    address: Uint8Array | null,
+    head: Uint8Array | null,
+    headOffset: number
   ): number
   /**
    * `recvmsg(fd, …, MSG_DONTWAIT | MSG_CMSG_CLOEXEC)` into `data[offset, offset + length)`, with
@@ -162,13 +165,14 @@ export interface NativeBinding {
    * The thread-safe function starts unreferenced: it does not keep the process alive until
    * `ref()` is called. → 0 or -errno.
    */
-  reactorStart(onEvents: (events: Int32Array) => void): number
+  reactorStart(onEvents: (events: Int32Array) => void, redeliverMs: number): number
   /**
    * Arms `fd` for one event (`EPOLLONESHOT`) with interest `events` (EPOLLIN and/or EPOLLOUT;
-   * EPOLLHUP/EPOLLERR are always reported), tagged with `token`. Uses EPOLL_CTL_MOD and falls
-   * back to EPOLL_CTL_ADD when the fd is not registered yet. → 0 or -errno.
+   * EPOLLHUP/EPOLLERR are always reported), tagged with `token`. `added`: whether the fd is
+   * registered already (EPOLL_CTL_MOD first, else EPOLL_CTL_ADD first; each falls back to the
+   * other). → 0 or -errno.
    */
-  watch(fd: number, token: number, events: number): number
+  watch(fd: number, token: number, events: number, added: number): number
   /** EPOLL_CTL_DEL → 0 or -errno (-ENOENT when it was not registered). */
   unwatch(fd: number): number
   /** Keep the process alive while events may come (thread-safe function Ref). */

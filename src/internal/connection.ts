@@ -28,7 +28,8 @@ const EMPTY_BYTES = new Uint8Array(0)
 const DRAIN_READS = 64
 const DRAIN_BYTES = 1 << 20
 
-type Terminal = Errors.ConnectionError | "eof"
+/** How reading ended: an error, the peer's end of stream, or our own close (its error made on demand). */
+type Terminal = Errors.ConnectionError | "eof" | "closed"
 
 const addressBuffer = new Uint8Array(110)
 
@@ -46,8 +47,6 @@ export class SocketConnection implements Connection {
   readonly peer: PeerCredentials
   readonly localAddress: Address.Address
   readonly remoteAddress: Address.Address
-  readonly messages: Stream.Stream<Message, Errors.ConnectionError>
-  readonly sink: Sink.Sink<void, Outgoing, never, Errors.ConnectionError>
 
   readonly #driver: UnixDriverShape
   readonly #watch: Watch
@@ -90,8 +89,18 @@ export class SocketConnection implements Connection {
     this.#received = new ReceivedFds(driver)
     this.#queue = new SendQueue(driver, fd, this.#watch, type === "stream")
     driver.reactor.retain()
-    this.messages = Stream.fromPull(Effect.succeed(pollReadable(this.#watch, () => this.#poll())))
-    this.sink = Sink.forEach((message: Outgoing) => this.send(message))
+  }
+
+  // Built on first use: an idle connection a server holds should cost as little as possible.
+  #messages: Stream.Stream<Message, Errors.ConnectionError> | undefined
+  #sink: Sink.Sink<void, Outgoing, never, Errors.ConnectionError> | undefined
+
+  get messages(): Stream.Stream<Message, Errors.ConnectionError> {
+    return this.#messages ??= Stream.fromPull(Effect.succeed(pollReadable(this.#watch, () => this.#poll())))
+  }
+
+  get sink(): Sink.Sink<void, Outgoing, never, Errors.ConnectionError> {
+    return this.#sink ??= Sink.forEach((message: Outgoing) => this.send(message))
   }
 
   get unclaimedFds(): number {
@@ -108,7 +117,7 @@ export class SocketConnection implements Connection {
   /** What a pull returns now, or undefined when it must wait for the socket. */
   #poll(): Effect.Effect<NonEmptyReadonlyArray<Message>, Errors.ConnectionError | Cause.Done> | undefined {
     if (this.#ready.length === 0 && this.#terminal === undefined) {
-      if (this.#closed) this.#terminal = closedError("recvmsg")
+      if (this.#closed) this.#terminal = "closed"
       else this.#drain()
     }
     if (this.#ready.length > 0) {
@@ -118,7 +127,8 @@ export class SocketConnection implements Connection {
     }
     const terminal = this.#terminal
     if (terminal === undefined) return undefined
-    return terminal === "eof" ? Cause.done() : Effect.fail(terminal)
+    if (terminal === "eof") return Cause.done()
+    return Effect.fail(terminal === "closed" ? (this.#terminal = closedError("recvmsg")) : terminal)
   }
 
   /** Reads until EAGAIN (bounded), turning what arrived into messages or a terminal state. */
@@ -260,20 +270,26 @@ export class SocketConnection implements Connection {
       return "data" in entry ? this.#queue.enqueue(entry) : Effect.fail(entry)
     }) as Effect.Effect<void, Errors.ConnectionError>
 
-  readonly end: Effect.Effect<void, Errors.ConnectionError> = Effect.suspend(() =>
-    this.#closed ? Effect.fail(closedError("shutdown")) : this.#queue.enqueue(shutdownEntry())
-  ) as Effect.Effect<void, Errors.ConnectionError>
+  get end(): Effect.Effect<void, Errors.ConnectionError> {
+    return Effect.suspend(() =>
+      this.#closed ? Effect.fail(closedError("shutdown")) : this.#queue.enqueue(shutdownEntry())
+    ) as Effect.Effect<void, Errors.ConnectionError>
+  }
 
   // ---------------------------------------------------------------------------------------
   // Lifetime
 
-  readonly close: Effect.Effect<void> = Effect.sync(() => this.closeNow())
+  get close(): Effect.Effect<void> {
+    return Effect.sync(() => this.closeNow())
+  }
 
-  readonly detach: Effect.Effect<Fd, Errors.Closed> = Effect.suspend(() => {
-    if (this.#closed) return Effect.fail(closedError("detach"))
-    this.#release("detach")
-    return Effect.succeed(new Fd(this.fd, this.#driver))
-  })
+  get detach(): Effect.Effect<Fd, Errors.Closed> {
+    return Effect.suspend(() => {
+      if (this.#closed) return Effect.fail(closedError("detach"))
+      this.#release("detach")
+      return Effect.succeed(new Fd(this.fd, this.#driver))
+    })
+  }
 
   closeNow(): void {
     if (this.#closed) return
@@ -285,8 +301,8 @@ export class SocketConnection implements Connection {
   #release(why: "close" | "detach"): void {
     this.#closed = true
     this.#socket.closed = true
-    this.#queue.close(closedError(why === "close" ? "sendmsg" : "sendmsg after detach"))
-    if (this.#terminal === undefined) this.#terminal = closedError("recvmsg")
+    this.#queue.close(why === "close" ? closedOnSend : closedOnSendAfterDetach)
+    if (this.#terminal === undefined) this.#terminal = "closed"
     this.#watch.close() // still ours: deregistered before it is closed or handed on
     if (this.#decoder !== undefined) this.#received.closeNumbers(this.#decoder.fifo.splice(0))
     this.#ready = [] // their descriptors are among the unclaimed ones
@@ -305,6 +321,8 @@ export class SocketConnection implements Connection {
 }
 
 const closedError = (syscall: string) => new Errors.Closed({ message: `${syscall}: the connection is closed`, syscall })
+const closedOnSend = () => closedError("sendmsg")
+const closedOnSendAfterDetach = () => closedError("sendmsg after detach")
 
 /** The fields of `value` that are not undefined (so defaults survive `{ ...defaults, ...options }`). */
 export const definedOnly = <T extends object>(value: T | undefined): Partial<T> => {

@@ -22,16 +22,32 @@
 import { MessageTooLarge, ProtocolError } from "../Errors.ts"
 
 export const HEADER_BYTES = 8
+const EMPTY = new Uint8Array(0)
+const NO_FDS: Array<number> = []
 export const MAX_FDS_PER_FRAME = 253
+
+/** Payloads from this size up are sent behind a separate header (no copy), smaller ones copied into one frame. */
+export const SEPARATE_HEADER_BYTES = 4096
+
+const writeHeader = (into: Uint8Array, payloadLength: number, fdCount: number): void => {
+  const view = new DataView(into.buffer, into.byteOffset, HEADER_BYTES)
+  view.setUint32(0, payloadLength)
+  view.setUint16(4, fdCount)
+}
 
 /** Builds header + payload in one buffer, ready for one `sendmsg`. */
 export const encodeFrame = (payload: Uint8Array, fdCount: number): Uint8Array => {
   const frame = new Uint8Array(HEADER_BYTES + payload.length)
-  const view = new DataView(frame.buffer)
-  view.setUint32(0, payload.length)
-  view.setUint16(4, fdCount)
+  writeHeader(frame, payload.length, fdCount)
   frame.set(payload, HEADER_BYTES)
   return frame
+}
+
+/** The header alone, for a payload sent after it in the same `sendmsg` (two iovecs). */
+export const encodeHeader = (payloadLength: number, fdCount: number): Uint8Array => {
+  const header = new Uint8Array(HEADER_BYTES)
+  writeHeader(header, payloadLength, fdCount)
+  return header
 }
 
 /** One decoded frame: a copy of its payload and its descriptors, in the order sent. */
@@ -52,7 +68,7 @@ export class FrameDecoder {
   readonly #maxBytes: number
   /** Received descriptors not yet given to a frame. */
   readonly fifo: Array<number> = []
-  #pending: Uint8Array = new Uint8Array(0)
+  #pending: Uint8Array = EMPTY
   #pendingLength = 0
 
   constructor(maxBytes: number) {
@@ -71,9 +87,15 @@ export class FrameDecoder {
       const need = this.#needed(this.#pending.subarray(0, this.#pendingLength))
       if (typeof need !== "number") return need
       if (this.#pendingLength >= need) {
-        this.#emit(this.#pending.subarray(0, need), out)
+        if (this.#pending.length === need) {
+          // Held back in a buffer of its own size: the frame keeps that buffer (no copy).
+          this.#emit(this.#pending, out, false)
+          this.#pending = EMPTY
+        } else {
+          this.#emit(this.#pending.subarray(0, need), out)
+          if (this.#pending.length > 1 << 20) this.#pending = EMPTY
+        }
         this.#pendingLength = 0
-        if (this.#pending.length > 1 << 20) this.#pending = new Uint8Array(0)
         break
       }
       const take = Math.min(need - this.#pendingLength, input.length)
@@ -124,12 +146,14 @@ export class FrameDecoder {
   /**
    * Holds back `bytes` of a frame of `capacity` bytes. The buffer grows with what arrives
    * (doubling, up to the announced size), never to the announced size up front: a header
-   * announcing 16 MiB costs nothing until 16 MiB arrive.
+   * announcing 16 MiB costs nothing until 8 MiB arrive. Once half the frame is there it grows
+   * to the frame's exact size, which the frame then keeps.
    */
   #append(bytes: Uint8Array, capacity: number): void {
     const needed = this.#pendingLength + bytes.length
     if (this.#pending.length < needed) {
-      const grown = new Uint8Array(Math.min(capacity, Math.max(needed, this.#pending.length * 2, 4096)))
+      const size = needed * 2 >= capacity ? capacity : Math.min(capacity, Math.max(needed, this.#pending.length * 2, 4096))
+      const grown = new Uint8Array(size)
       grown.set(this.#pending.subarray(0, this.#pendingLength))
       this.#pending = grown
     }
@@ -137,9 +161,16 @@ export class FrameDecoder {
     this.#pendingLength += bytes.length
   }
 
-  #emit(frame: Uint8Array, out: Array<Frame>): void {
+  /** A complete frame: its payload copied out of `frame` (borrowed), or a view of it when `copy` is false. */
+  #emit(frame: Uint8Array, out: Array<Frame>, copy = true): void {
     const fdCount = (frame[4]! << 8) | frame[5]!
-    const fds = this.fifo.splice(0, fdCount).filter((fd) => fd >= 0)
-    out.push({ data: frame.slice(HEADER_BYTES), fds })
+    const fds = fdCount === 0 ? NO_FDS : this.#takeFds(fdCount)
+    out.push({ data: copy ? frame.slice(HEADER_BYTES) : frame.subarray(HEADER_BYTES), fds })
+  }
+
+  /** The next `count` descriptors of the FIFO, without those already closed (-1). */
+  #takeFds(count: number): Array<number> {
+    const fds = this.fifo.splice(0, count)
+    return fds.includes(-1) ? fds.filter((fd) => fd >= 0) : fds
   }
 }

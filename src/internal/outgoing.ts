@@ -20,7 +20,7 @@ import type { Fd } from "../Fd.ts"
 import type { Outgoing } from "../Message.ts"
 import type { UnixDriverShape } from "../UnixDriver.ts"
 import { errorFromErrno } from "./errno.ts"
-import { encodeFrame, MAX_FDS_PER_FRAME } from "./framing.ts"
+import { encodeFrame, encodeHeader, MAX_FDS_PER_FRAME, SEPARATE_HEADER_BYTES } from "./framing.ts"
 import type { Watch } from "./reactor.ts"
 
 const encoder = new TextEncoder()
@@ -34,7 +34,10 @@ export type SendError = Errors.ConnectionError | Errors.AddressNotFound | Errors
 
 /** One message on its way to the kernel. */
 export interface SendEntry {
+  /** A frame header sent before `data` in the same `sendmsg` (large framed payloads), else null. */
+  readonly head: Uint8Array | null
   readonly data: Uint8Array
+  /** Bytes of head and data already sent. */
   offset: number
   fds: Int32Array | null
   /** Whether `fds` are our own duplicates (a queued send) that we must close. */
@@ -91,11 +94,13 @@ export const prepare = (
     }
   }
   let data = payload
+  let head: Uint8Array | null = null
   if (encoding.framed) {
     if (payload.length > 0xffffffff) {
       return new Errors.MessageTooLarge({ message: "frame payload over 4 GiB", size: payload.length })
     }
-    data = encodeFrame(payload, given.length)
+    if (payload.length >= SEPARATE_HEADER_BYTES) head = encodeHeader(payload.length, given.length)
+    else data = encodeFrame(payload, given.length)
   } else if (encoding.stream && payload.length === 0 && fds !== null) {
     return new Errors.ProtocolError({
       message: "a raw STREAM message needs at least one byte of data to carry descriptors"
@@ -109,6 +114,7 @@ export const prepare = (
     credentials = Int32Array.of(pid, uid, gid)
   }
   return {
+    head,
     data,
     offset: 0,
     fds,
@@ -123,6 +129,7 @@ export const prepare = (
 
 /** A half-close entry: `shutdown(SHUT_WR)` once everything queued before it went out. */
 export const shutdownEntry = (): SendEntry => ({
+  head: null,
   data: EMPTY_BYTES,
   offset: 0,
   fds: null,
@@ -147,7 +154,7 @@ export class SendQueue {
   readonly #watch: Watch
   readonly #stream: boolean
   #entries: Array<SendEntry> = []
-  #failure: SendError | undefined
+  #failure: SendError | (() => SendError) | undefined
   #timer: ReturnType<typeof setTimeout> | undefined
   #pause = FIRST_RETRY_MS
 
@@ -162,7 +169,7 @@ export class SendQueue {
   enqueue(entry: SendEntry): Effect.Effect<void, SendError> {
     if (this.#failure !== undefined) {
       this.#releaseFds(entry)
-      return Effect.fail(this.#failure)
+      return Effect.fail(this.#failed())
     }
     if (this.#entries.length === 0) {
       const attempt = this.#attempt(entry)
@@ -181,8 +188,12 @@ export class SendQueue {
     })
   }
 
-  /** Fails every queued send with `error`, and every later one (the socket is closing). */
-  close(error: SendError): void {
+  /**
+   * Fails every queued send with `error`, and every later one (the socket is closing). A
+   * function is called only when a send is there to fail: closing a connection nobody sends
+   * on again makes no error (an error captures a stack trace, the largest cost of a close).
+   */
+  close(error: SendError | (() => SendError)): void {
     if (this.#failure === undefined) this.#failure = error
     if (this.#timer !== undefined) clearTimeout(this.#timer)
     this.#timer = undefined
@@ -190,8 +201,14 @@ export class SendQueue {
     this.#entries = []
     for (const entry of entries) {
       this.#releaseFds(entry)
-      entry.resume?.(Effect.fail(error))
+      entry.resume?.(Effect.fail(this.#failed()))
     }
+  }
+
+  /** The error every send fails with from now on (made on first use). */
+  #failed(): SendError {
+    const failure = this.#failure!
+    return typeof failure === "function" ? (this.#failure = failure()) : failure
   }
 
   #wait(head: SendEntry): void {
@@ -238,15 +255,29 @@ export class SendQueue {
       const result = binding.shutdown(this.#fd, c.SHUT_WR)
       return result < 0 && -result !== c.ENOTCONN ? this.#error(-result, "shutdown", entry) : "done"
     }
+    const head = entry.head
+    const headLength = head === null ? 0 : head.length
+    const total = headLength + entry.data.length
     for (;;) {
-      const length = entry.data.length - entry.offset
-      const sent = binding.sendmsg(this.#fd, entry.data, entry.offset, length, entry.fds, entry.credentials, entry.address)
+      const inHead = entry.offset < headLength
+      const start = inHead ? 0 : entry.offset - headLength
+      const sent = binding.sendmsg(
+        this.#fd,
+        entry.data,
+        start,
+        entry.data.length - start,
+        entry.fds,
+        entry.credentials,
+        entry.address,
+        inHead ? head : null,
+        inHead ? entry.offset : 0
+      )
       if (sent >= 0) {
         // The descriptors and credentials went with the first byte: never send them again.
         this.#releaseFds(entry)
         entry.credentials = null
         entry.offset += sent
-        return entry.offset >= entry.data.length ? "done" : "partial"
+        return entry.offset >= total ? "done" : "partial"
       }
       if (-sent === c.EINTR) continue
       if (-sent === c.EAGAIN) return "again"

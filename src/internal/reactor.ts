@@ -19,10 +19,10 @@ export class Reactor {
   #nextToken = 1
   #retained = 0
 
-  /** Starts the addon's epoll thread (once per addon instance). */
-  constructor(binding: NativeBinding) {
+  /** Starts the addon's epoll thread (once per addon instance); see `RuntimeHooks.redeliverMs`. */
+  constructor(binding: NativeBinding, redeliverMs = 0) {
     this.#binding = binding
-    const result = binding.reactorStart(this.#dispatch)
+    const result = binding.reactorStart(this.#dispatch, redeliverMs)
     if (result < 0) {
       throw new Error(`unix-socket-fd-passing: cannot start the epoll reactor: ${binding.strerror(-result)}`)
     }
@@ -67,6 +67,8 @@ export class Watch {
   #onReadable: (() => void) | undefined
   #onWritable: (() => void) | undefined
   #closed = false
+  /** Whether epoll has the fd (armed at least once): never-armed ones need no EPOLL_CTL_DEL. */
+  #added = false
 
   constructor(reactor: Reactor, binding: NativeBinding, fd: number, token: number) {
     this.#reactor = reactor
@@ -119,7 +121,7 @@ export class Watch {
   #stop(deregister: boolean): void {
     if (this.#closed) return
     this.#closed = true
-    if (deregister) this.#binding.unwatch(this.fd)
+    if (deregister && this.#added) this.#binding.unwatch(this.fd)
     this.#reactor.forget(this)
     const read = this.#onReadable
     const write = this.#onWritable
@@ -139,8 +141,9 @@ export class Watch {
     const c = this.#binding.constants
     const interest = (this.#onReadable !== undefined ? c.EPOLLIN : 0) | (this.#onWritable !== undefined ? c.EPOLLOUT : 0)
     if (interest === 0) return
-    const result = this.#binding.watch(this.fd, this.token, interest)
-    if (result < 0) {
+    const result = this.#binding.watch(this.fd, this.token, interest, this.#added ? 1 : 0)
+    if (result === 0) this.#added = true
+    else {
       // The fd cannot be watched (closed under us): wake the waiters; their next syscall
       // reports the real error.
       queueMicrotask(() => this.fire(c.EPOLLERR))

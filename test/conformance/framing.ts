@@ -63,6 +63,40 @@ describe("length-prefixed framing with descriptors", () => {
       expect(messages[0]!.fds[0]!.type()).toBe("character")
     })))
 
+  it("frames small and large (header copied, or sent as its own iovec), cut by partial writes, arrive byte for byte with their descriptors", () =>
+    runCountingFds(Effect.gen(function*() {
+      const [a, b] = yield* UnixSocket.pair("stream")
+      const sizes = [0, 1, 4095, 4096, 4097, 65_536, 65_543, 1 << 20, 3, 1 << 20]
+      const payload = (i: number, size: number) => {
+        const bytes = new Uint8Array(size)
+        for (let j = 0; j < size; j++) bytes[j] = (i * 31 + j * 7) & 255
+        return bytes
+      }
+      /** The first index where `data` differs from what message `i` carried, or -1. */
+      const mismatch = (i: number, data: Uint8Array) => {
+        const expected = payload(i, sizes[i]!)
+        if (data.length !== expected.length) return Math.min(data.length, expected.length)
+        return expected.findIndex((byte, j) => data[j] !== byte)
+      }
+      const sender = yield* Effect.forkScoped(Effect.forEach(sizes, (size, i) =>
+        Effect.gen(function*() {
+          const fds = i % 2 === 0 ? [yield* Fd.open("/dev/null")] : []
+          yield* a.send({ data: payload(i, size), fds })
+          fds.forEach((fd) => fd.close())
+        })))
+      const received = yield* b.messages.pipe(
+        Stream.tap(() => Effect.sleep(5)), // a slow reader: the large sends go out in parts
+        Stream.take(sizes.length),
+        Stream.runCollect
+      )
+      yield* Fiber.join(sender)
+      received.forEach((message, i) => {
+        expect([message.data.length, mismatch(i, message.data)]).toEqual([sizes[i], -1])
+        expect(message.fds.map((fd) => fd.type())).toEqual(i % 2 === 0 ? ["character"] : [])
+        message.fds.forEach((fd) => fd.close())
+      })
+    })))
+
   it("a frame that claims descriptors that never came fails with ProtocolError", () =>
     runCountingFds(Effect.gen(function*() {
       const { client, connection } = yield* rawAgainstFramed()

@@ -5,7 +5,7 @@ import * as fs from "node:fs"
 import { expect } from "./expect.ts"
 import { describe, it } from "./harness.ts"
 import { type Connection, Fd, Message, Policy, UnixServer, UnixSocket } from "../../src/index.ts"
-import { countFds, isRoot, readProc, run, runCountingFds, spawnPeer, spawnProgram, succeeded, tempDir } from "../support/helpers.ts"
+import { socketsAndFiles, isRoot, readProc, run, runCountingFds, spawnPeer, spawnProgram, succeeded, tempDir } from "../support/helpers.ts"
 import { layer } from "../support/runtime.ts"
 
 const encoder = new TextEncoder()
@@ -174,14 +174,14 @@ const linesWith = (output: string, text: string) => output.split("\n").filter((l
  * Waits until `read()` gives the same value three times in a row, `pause` ms apart (the
  * runtime may still be releasing an earlier child's pipes), and returns it.
  */
-const settled = (read: () => number, pause = 200) =>
+const settled = <A extends number | ReadonlyArray<string>>(read: () => A, pause = 200) =>
   Effect.gen(function*() {
     let value = read()
     let same = 1
     while (same < 3) {
       yield* Effect.sleep(pause)
       const now = read()
-      same = now === value ? same + 1 : 1
+      same = String(now) === String(value) ? same + 1 : 1
       value = now
     }
     return value
@@ -202,13 +202,13 @@ describe("descriptor floods and limits", () => {
       const server = yield* UnixServer.listen({ address: `@usfp-flood-${process.pid}`, limits: { maxFdsInFlight: 300 } })
       const devNull = yield* Fd.scoped(yield* Fd.open("/dev/null"))
       const { framed, raw } = yield* rawClient(server)
-      const before = yield* settled(countFds)
+      const before = yield* settled(socketsAndFiles)
       // A header sent one byte at a time, each byte with 253 descriptors: none of them has a frame yet.
       for (let i = 0; i < 3; i++) yield* raw.send({ data: new Uint8Array(1), fds: Array<Fd>(253).fill(devNull) })
       const error = yield* Effect.flip(Stream.runDrain(framed.messages))
       expect(error._tag).toBe("FdLimit")
       expect(error.message).toContain("limits.maxFdsInFlight")
-      expect(yield* settled(countFds)).toBe(before) // nothing received is held, though the connection is still open
+      expect(yield* settled(socketsAndFiles)).toEqual(before) // nothing received is held, though the connection is still open
       const other = yield* rawClient(server) // the server serves on
       yield* other.raw.send(Uint8Array.of(...header(2, 0), 111, 107))
       expect(Message.text((yield* other.framed.messages.pipe(Stream.take(1), Stream.runCollect))[0]!)).toBe("ok")
@@ -247,14 +247,14 @@ describe("descriptor floods and limits", () => {
       const server = yield* UnixServer.listen({ address: `@usfp-perframe-${process.pid}`, limits: { maxFdsPerMessage: 2 } })
       const devNull = yield* Fd.scoped(yield* Fd.open("/dev/null"))
       const { framed, raw } = yield* rawClient(server)
-      const before = yield* settled(countFds)
+      const before = yield* settled(socketsAndFiles)
       yield* raw.send({ data: Uint8Array.of(...header(1, 2), 97, ...header(1, 3), 98), fds: Array<Fd>(5).fill(devNull) })
       const seen: Array<string> = []
       const error = yield* Effect.flip(framed.handleMessages((message) => Effect.sync(() => void seen.push(Message.text(message)))))
       expect(seen).toEqual(["a"])
       expect(error._tag).toBe("FdLimit")
       expect(error.message).toContain("limits.maxFdsPerMessage")
-      expect(yield* settled(countFds)).toBe(before)
+      expect(yield* settled(socketsAndFiles)).toEqual(before)
     })))
 
   it("253 descriptors per message at full speed flow through a consumer that closes them, with nothing left behind", () =>
@@ -336,7 +336,7 @@ describe("faults: peers that die", () => {
           Effect.catch((error) => Effect.sync(() => void outcomes.push(error._tag)))
         )
       ))
-      const before = yield* settled(countFds)
+      const before = yield* settled(socketsAndFiles)
       // One Python process forks twenty children; each connects, writes half a frame, and kills itself.
       const killer = spawnProgram(["python3", "-c", KILL_MID_FRAME, server.address.text, "20"])
       expect(yield* Effect.promise(() => succeeded(killer))).toContain("killed 20")
@@ -346,7 +346,7 @@ describe("faults: peers that die", () => {
       yield* client.send("the server serves on")
       expect(Message.text((yield* client.messages.pipe(Stream.take(1), Stream.runCollect))[0]!)).toBe("the server serves on")
       yield* client.close
-      expect(yield* settled(countFds)).toBe(before)
+      expect(yield* settled(socketsAndFiles)).toEqual(before)
     })))
 
   it("the reading side vanishes while a large send is blocked: send fails with Closed, nothing hangs", () =>

@@ -68,6 +68,13 @@ export const readProc = (file: string): string =>
 /** How many descriptors this process has open. */
 export const countFds = (): number => listFds().length
 
+/**
+ * Open descriptors other than pipes and anonymous inodes: the sockets and files a test deals
+ * in, without the runtime's own child-process pipes, which Deno closes whenever it gets to it
+ * (during a later test, too).
+ */
+export const socketsAndFiles = (): Array<string> => listFds().filter((entry) => !/->(pipe:|anon_inode:)/.test(entry))
+
 const describeFds = (): string => listFds().join(" ")
 
 /** Runs a scoped program with this runtime's driver. */
