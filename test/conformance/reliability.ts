@@ -187,6 +187,13 @@ const settled = <A extends number | ReadonlyArray<string>>(read: () => A, pause 
     return value
   })
 
+/** A new empty file of the test's own, to send as descriptors a test counts. */
+const ownFile = (): string => {
+  const file = `${tempDir()}/sent-${Math.random().toString(36).slice(2)}`
+  fs.writeFileSync(file, "")
+  return file
+}
+
 /** Lowers a running process's RLIMIT_NOFILE (soft and hard) to `n` descriptors. */
 const limitFds = (pid: number, n: number) => execFileSync("prlimit", ["--pid", String(pid), `--nofile=${n}:${n}`])
 
@@ -200,11 +207,11 @@ describe("descriptor floods and limits", () => {
   it("more descriptors waiting for their frames than maxFdsInFlight end that connection with FdLimit, the excess closed at once", () =>
     runCountingFds(Effect.gen(function*() {
       const server = yield* UnixServer.listen({ address: `@usfp-flood-${process.pid}`, limits: { maxFdsInFlight: 300 } })
-      const devNull = yield* Fd.scoped(yield* Fd.open("/dev/null"))
+      const ownFd = yield* Fd.scoped(yield* Fd.open(ownFile())) // counted by socketsAndFiles, unlike /dev/null
       const { framed, raw } = yield* rawClient(server)
       const before = yield* settled(socketsAndFiles)
       // A header sent one byte at a time, each byte with 253 descriptors: none of them has a frame yet.
-      for (let i = 0; i < 3; i++) yield* raw.send({ data: new Uint8Array(1), fds: Array<Fd>(253).fill(devNull) })
+      for (let i = 0; i < 3; i++) yield* raw.send({ data: new Uint8Array(1), fds: Array<Fd>(253).fill(ownFd) })
       const error = yield* Effect.flip(Stream.runDrain(framed.messages))
       expect(error._tag).toBe("FdLimit")
       expect(error.message).toContain("limits.maxFdsInFlight")
@@ -245,10 +252,10 @@ describe("descriptor floods and limits", () => {
   it("a frame with more descriptors than maxFdsPerMessage ends that connection with FdLimit; its descriptors are closed", () =>
     runCountingFds(Effect.gen(function*() {
       const server = yield* UnixServer.listen({ address: `@usfp-perframe-${process.pid}`, limits: { maxFdsPerMessage: 2 } })
-      const devNull = yield* Fd.scoped(yield* Fd.open("/dev/null"))
+      const ownFd = yield* Fd.scoped(yield* Fd.open(ownFile())) // counted by socketsAndFiles, unlike /dev/null
       const { framed, raw } = yield* rawClient(server)
       const before = yield* settled(socketsAndFiles)
-      yield* raw.send({ data: Uint8Array.of(...header(1, 2), 97, ...header(1, 3), 98), fds: Array<Fd>(5).fill(devNull) })
+      yield* raw.send({ data: Uint8Array.of(...header(1, 2), 97, ...header(1, 3), 98), fds: Array<Fd>(5).fill(ownFd) })
       const seen: Array<string> = []
       const error = yield* Effect.flip(framed.handleMessages((message) => Effect.sync(() => void seen.push(Message.text(message)))))
       expect(seen).toEqual(["a"])
