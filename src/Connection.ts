@@ -116,7 +116,10 @@ export interface Connection {
   readonly remoteAddress: Address.Address
   /** Incoming messages; ends on clean end of stream. Pull to read: one consumer at a time. */
   readonly messages: Stream.Stream<Message, ConnectionError>
-  /** Sends one message; resolves when the kernel holds all of it. */
+  /**
+   * Sends one message; resolves when the kernel holds all of it. The data is not copied (a
+   * large payload goes to `sendmsg` as it is): leave it unchanged until `send` resolves.
+   */
   readonly send: (message: Outgoing) => Effect.Effect<void, ConnectionError>
   /** `send` as a sink. */
   readonly sink: Sink.Sink<void, Outgoing, never, ConnectionError>
