@@ -379,7 +379,7 @@ class Endpoint implements DatagramEndpoint {
   readonly close: Effect.Effect<void> = Effect.sync(() => {
     if (this.#closed) return
     this.#closed = true
-    this.#queue.close(closedError("sendmsg"))
+    this.#queue.close(() => closedError("sendmsg"))
     this.#error = closedError("recvmsg")
     this.#watch.close()
     this.#driver.binding.close(this.fd)

@@ -4,6 +4,7 @@
  * closes, so a runner that dies never leaves helpers serving behind it.
  */
 import { Cause, Effect, type Scope, Stream } from "effect"
+import * as fs from "node:fs"
 import * as readline from "node:readline"
 
 export type Json = any
@@ -19,6 +20,24 @@ export const ready = (value: Json): Effect.Effect<void> => Effect.sync(() => say
 export const event = (name: string, fields: Record<string, unknown> = {}): void => say({ event: name, ...fields })
 
 export type Handlers<R> = Record<string, (request: Json) => Effect.Effect<unknown, unknown, R>>
+
+/** This process's open descriptors, counted from inside (the readdir handle included). */
+export const ownFds = (): number => fs.readdirSync("/proc/self/fd").length
+
+/** Requests every helper answers: its memory, and a full garbage collection. */
+export const processRequests: Handlers<never> = {
+  memory: () => Effect.sync(() => process.memoryUsage()),
+  /**
+   * A full garbage collection (when started with --expose-gc): what is left after it is what
+   * the process holds on to, rather than garbage not collected yet.
+   */
+  gc: () =>
+    Effect.sync(() => {
+      const gc = (globalThis as { gc?: () => void }).gc
+      gc?.()
+      return gc !== undefined
+    })
+}
 
 const describe = (cause: Cause.Cause<unknown>): string => {
   const error = Cause.squash(cause)

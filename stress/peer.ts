@@ -7,14 +7,12 @@
  * watches its memory, the vanishing-reader scenario its descriptors.
  */
 import { Effect, Exit, Fiber, Stream } from "effect"
-import * as fs from "node:fs"
 import { Fd, UnixSocket } from "../src/index.ts"
 import type { UnixDriver } from "../src/UnixDriver.ts"
 import * as NodeUnix from "../adapters/node/index.ts"
-import { event, type Json, main, ready, serveRequests } from "./control.ts"
+import { event, type Json, main, ownFds, processRequests, ready, serveRequests } from "./control.ts"
 import { healthPayload, readSequenceNumber, sequenceNumber, text } from "./wire.ts"
 
-const ownFds = (): number => fs.readdirSync("/proc/self/fd").length
 
 const tagOf = (exit: Exit.Exit<unknown, unknown>): string => {
   if (Exit.isSuccess(exit)) return "success"
@@ -177,15 +175,7 @@ const requests = {
       return { rounds: request.rounds, outcomes, slowestMs, fdsBefore: before - 1, fdsAfter: ownFds() }
     }),
 
-  memory: () => Effect.sync(() => process.memoryUsage()),
-
-  /** A full garbage collection (started with --expose-gc), before memory is compared. */
-  gc: () =>
-    Effect.sync(() => {
-      const gc = (globalThis as { gc?: () => void }).gc
-      gc?.()
-      return gc !== undefined
-    })
+  ...processRequests
 }
 
 main(

@@ -8,12 +8,11 @@
  * nothing here runs in the runner's process.
  */
 import { Cause, Deferred, Effect, Exit, Fiber, Option, Stream } from "effect"
-import * as fs from "node:fs"
 import type { Connection, Framing, Limits, SocketType } from "../src/Connection.ts"
 import { Fd, UnixDatagram, UnixServer } from "../src/index.ts"
 import type { Message } from "../src/Message.ts"
 import * as NodeUnix from "../adapters/node/index.ts"
-import { type Json, main, ready, serveRequests } from "./control.ts"
+import { type Json, main, ownFds, processRequests, ready, serveRequests } from "./control.ts"
 import { Digest, isHealth, kindLetter, readSequenceNumber } from "./wire.ts"
 
 /** The library's error tags: a connection that ends with anything else is a finding. */
@@ -33,8 +32,6 @@ const typedErrors = new Set([
   "SystemError"
 ])
 
-/** This process's open descriptors, counted from inside (the readdir handle included). */
-const ownFds = (): number => fs.readdirSync("/proc/self/fd").length
 
 /** How a connection (or one datagram) ended. */
 interface Ending {
@@ -384,17 +381,7 @@ const program = Effect.gen(function*() {
       }),
     pause: (request) => Effect.sync(() => void (host(request.name).pausedUntil = performance.now() + Number(request.ms))),
     fds: () => Effect.sync(ownFds),
-    memory: () => Effect.sync(() => process.memoryUsage()),
-    /**
-     * A full garbage collection (when started with --expose-gc): what is left after it is
-     * what the process holds on to, rather than garbage not collected yet.
-     */
-    gc: () =>
-      Effect.sync(() => {
-        const gc = (globalThis as { gc?: () => void }).gc
-        gc?.()
-        return gc !== undefined
-      })
+    ...processRequests
   })
 })
 

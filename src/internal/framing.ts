@@ -23,7 +23,7 @@ import { MessageTooLarge, ProtocolError } from "../Errors.ts"
 
 export const HEADER_BYTES = 8
 const EMPTY = new Uint8Array(0)
-const NO_FDS: Array<number> = []
+const NO_FDS: ReadonlyArray<number> = Object.freeze([])
 export const MAX_FDS_PER_FRAME = 253
 
 /** Payloads from this size up are sent behind a separate header (no copy), smaller ones copied into one frame. */
@@ -53,7 +53,7 @@ export const encodeHeader = (payloadLength: number, fdCount: number): Uint8Array
 /** One decoded frame: a copy of its payload and its descriptors, in the order sent. */
 export interface Frame {
   readonly data: Uint8Array
-  readonly fds: Array<number>
+  readonly fds: ReadonlyArray<number>
 }
 
 /**
