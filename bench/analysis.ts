@@ -10,34 +10,44 @@ import type { TargetId } from "./targets.ts"
 export const diagnoses: Record<TargetId, string> = {
   "latency": `**Why.** Three layers.
 
-1. *The design's extra hop.* Every readiness event goes epoll thread → thread-safe function →
-   the runtime's event loop → JS, so a round trip wakes four threads where C wakes two (pinned,
-   \`perf stat\` counts almost two context switches per round trip in the client alone). The
-   same structure written in C (a reactor thread reporting through an eventfd to a loop that
-   re-arms EPOLLONESHOT) measured 13.5 µs per round trip pinned against 9.7 µs for blocking
-   recv/send: 1.39× before any JS runs. So 1.3× C is out of reach for this design in any
-   runtime; even Bun.listen (one epoll loop, no Effect) does not reach it here.
+1. *The readiness hop (Bun and Deno).* There every readiness event goes epoll thread →
+   thread-safe function → the runtime's event loop → JS, so a round trip wakes four threads
+   where C wakes two. The same structure written in C (a reactor thread reporting through an
+   eventfd to a loop that re-arms EPOLLONESHOT) measured 13.5 µs per round trip pinned against
+   9.7 µs for blocking recv/send: 1.39× before any JS runs. Node.js no longer pays it: its
+   reactor is a libuv poll handle per socket on Node's own loop (below).
 2. *The runtime boundary and Effect.* The profile of the SDK round trip is flat: Effect's fiber
    run loop (resuming the reader through \`Effect.callback\`, \`Stream.fromPull\`, the
-   \`runForEach\` of the echo, an \`AsyncResource\` per suspension in effect 4.1), megamorphic
-   property loads, malloc for the small typed arrays Node-API moves off the V8 heap, and the
-   syscalls. No single item is above a few percent.
+   \`runForEach\` of the echo, an \`AsyncResource\` per suspension in effect 4.1; the bench's
+   client pulls with \`Stream.toPull\`, which adds a semaphore and a context switch of the
+   fiber per pull), megamorphic property loads, the small typed arrays Node-API moves off the
+   V8 heap, and the syscalls (each costs 1–1.5 µs on this virtual machine). No single item is
+   above a few percent. Measured in one process with the data already waiting (no wake-up at
+   all), a \`send\` plus a pull costs about 12 µs where the same syscalls cost about 4 µs.
 3. *Measured under \`node --import tsx\`*, which compiles with esbuild's \`keepNames\` (a
    \`__name\` call per closure made at run time); the package's tsup build does not.
 
-**Done.** One \`epoll_ctl\` per arming instead of two on first use, none for sockets never
-armed, no error objects made at close: 50.4 → 47.0 µs (Node.js), 36.7 → 34.8 µs (Bun), 75.9
-→ 65.6 µs (Deno), pinned, same machine.
+**Done.** In Node.js, readiness now comes from Node's own event loop (a libuv poll handle per
+socket, started only while someone waits, left started when the callback re-arms it with the
+same interest, so a steady ping-pong makes no \`epoll_ctl\` at all): a ping-pong over the
+addon without Effect went from 28–37 µs to 13–18 µs, and the SDK round trip from 58.2 to
+36.8 µs in partial runs minutes apart (node:net: 18.6 and 19.9 µs in the same runs). Bun
+aborts in \`uv_poll_init\` and Deno has no libuv loop, so they keep the epoll thread; the addon
+links no libuv symbol and looks libuv up only when the Node.js adapter asks. Earlier: one
+\`epoll_ctl\` per arming instead of two, none for sockets never armed, no error objects made
+at close: 50.4 → 47.0 µs (Node.js), 36.7 → 34.8 µs (Bun), 75.9 → 65.6 µs (Deno).
+Tried and dropped: skipping the read that finds the socket empty before waiting (when the
+previous read in the same turn found it empty) made the round trip slower — with both ends on
+one core the reply has usually arrived by then (the sender is preempted by the woken peer),
+and waiting costs a loop turn where the read would have found it.
 
-**What would move it.** In Node.js, \`uv_poll_t\` on the runtime's own loop instead of the
-epoll thread (one wake-up and one hand-off fewer per event; DESIGN.md rules libuv out because
-it aborts Bun and does nothing in Deno, so this would be a Node-only reactor), and a reader that
-resumes the waiting pull directly from the readiness callback without a fiber suspension per
-message. Lower than the runtime's own API is reached by none of the three today.`,
+**What would move it.** A reader that hands messages to the consumer without a Stream pull and
+a fiber suspension per message (Effect's per-message overhead is now the larger part in
+Node.js), and in Bun and Deno a way to be woken by the runtime's own loop.`,
 
   "throughput": `**Why.** With 64 KiB messages the SDK does what C does plus: an Effect \`send\`
 per message (and, when the socket buffer is full, which is every few messages, a wait for
-EPOLLOUT through the epoll thread), and on the receiving side one copy of every frame out of
+EPOLLOUT through the reactor), and on the receiving side one copy of every frame out of
 the shared 256 KiB receive buffer (a frame that straddles two reads is gathered in a buffer of
 its own size and handed out without a second copy). C moves the bytes with the two kernel
 copies only.
@@ -52,8 +62,8 @@ handed out as it is instead of sliced again: 784 → 1,346 MiB/s (Node.js), 704 
 
   "fds": `**Why.** A message with descriptors costs the SDK, per message: an Effect send, the
 \`Int32Array\` of numbers for \`sendmsg\`, one owned \`Fd\` object per received descriptor
-kept in the connection's ledger (a \`Set\` add and delete), the frame FIFO, and the wake-up hop;
-C does \`sendmsg\`, \`recvmsg\` and \`close\`.
+kept in the connection's ledger (a \`Set\` add and delete), the frame FIFO, and (Bun, Deno) the
+wake-up hop; C does \`sendmsg\`, \`recvmsg\` and \`close\`.
 
 **Done.** Received descriptors are no longer registered with the garbage-collection backstop
 (a FinalizationRegistry weak cell each, 16% of the CPU at 16 descriptors per message): they are
@@ -70,7 +80,8 @@ SDK server and the SDK client are measured, both pinned to one core): \`socket\`
 \`getsockopt(SO_PEERCRED)\`, \`getsockname\` and \`getpeername\` for the addresses a
 \`Connection\` carries, \`epoll_ctl\`, \`recvmsg\` and \`close\` on the client; \`accept4\`,
 the same three reads and \`close\` on the server. Around them each side runs an Effect scope
-and a fiber per connection, and every connection wakes the epoll thread twice.
+and a fiber per connection; in Bun and Deno every connection wakes the epoll thread twice, in
+Node.js each new socket's libuv poll handle costs two more syscalls when it is set up.
 
 **Done.** No \`Closed\` errors built at every close (each captured a stack trace: 18% of the
 CPU), no \`EPOLL_CTL_DEL\` for descriptors never armed: 4,230 → 6,025 conn/s (Node.js), 6,102 →
@@ -114,10 +125,13 @@ export const findings = `- **Deno missed wake-ups: fixed.** Deno 2.9.6 runs a th
   the bench. The reactor now posts an empty batch when a batch has not reached JS within 2 ms
   (Deno only; \`RuntimeHooks.redeliverMs\`), whose wake-up runs both: 0 stalls in 8 runs of the
   same test, and no failed or multi-second Deno repeat in the bench.
-- **The architecture sets the floor.** One epoll thread per realm reporting through a
+- **Node.js: readiness from Node's own loop.** One epoll thread per realm reporting through a
   thread-safe function keeps the addon identical in Node.js, Bun and Deno, but each readiness
-  event costs a second thread wake-up: measured in C, that alone is 1.39× a blocking ping-pong
-  when pinned.
+  event costs a second thread wake-up (measured in C, that alone is 1.39× a blocking ping-pong
+  pinned). In Node.js the reactor is now a libuv poll handle per socket on Node's own loop,
+  which the Node.js adapter asks for: a raw ping-pong over the addon 28–37 → 13–18 µs, the SDK
+  round trip 58.2 → 36.8 µs pinned. Bun (uv_poll_init aborts) and Deno (no libuv loop) keep
+  the thread; \`UNIX_SOCKET_FD_PASSING_REACTOR=thread\` selects it in Node.js too.
 - **Fixed along the way** (pinned medians, the same partial run before and after, Node.js):
   throughput +72% (header sent as its own iovec, frames handed out without a second copy),
   16-descriptor hand-off +72% (no GC backstop cell per received descriptor), accept +42% (no

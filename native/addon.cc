@@ -14,9 +14,9 @@ Reactor* ReactorOf(const Args& args) { return static_cast<Reactor*>(args.data())
 napi_value ReactorStart(napi_env env, napi_callback_info info) {
   Args args(env, info);
   napi_value on_events;
-  int32_t redeliver_ms;
-  if (!args.Function(0, &on_events) || !args.Int(1, &redeliver_ms)) return nullptr;
-  return Int(env, ReactorOf(args)->Start(env, on_events, redeliver_ms));
+  int32_t redeliver_ms, event_loop;
+  if (!args.Function(0, &on_events) || !args.Int(1, &redeliver_ms) || !args.Int(2, &event_loop)) return nullptr;
+  return Int(env, ReactorOf(args)->Start(env, on_events, redeliver_ms, event_loop != 0));
 }
 
 napi_value Watch(napi_env env, napi_callback_info info) {

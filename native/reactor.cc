@@ -13,6 +13,7 @@
 #include <errno.h>
 
 #include <atomic>
+#include <dlfcn.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -20,6 +21,9 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
+#include <uv.h>
+
+#include <unordered_map>
 
 namespace unix_socket {
 namespace {
@@ -147,8 +151,167 @@ struct Reactor::Loop {
   }
 };
 
-int Reactor::Start(napi_env env, napi_value on_events, int redeliver_ms) {
+
+// Event-loop mode (Node.js only): one libuv poll handle per watched descriptor on the realm's
+// own loop. libuv is looked up in the process at Start (Node exports it) and never linked, so
+// the same binary loads where there is no libuv. Handles are unref'd: liveness stays with the
+// thread-safe function's ref, as in thread mode.
+//
+// One-shot like EPOLLONESHOT, without a syscall per event in the usual case: a handle whose
+// callback re-arms it with the same interest (a reader that drained to EAGAIN and waits again)
+// simply stays started; one nobody re-armed is stopped when its callback returns, so nothing is
+// read unless someone waits. (libuv's uv_poll_start stops first, i.e. EPOLL_CTL_DEL + ADD, so
+// it is only called when the interest changes.)
+struct Reactor::Polls {
+  struct Api {
+    decltype(&uv_poll_init) poll_init = nullptr;
+    decltype(&uv_poll_start) poll_start = nullptr;
+    decltype(&uv_poll_stop) poll_stop = nullptr;
+    decltype(&uv_close) close = nullptr;
+    decltype(&uv_unref) unref = nullptr;
+
+    bool Load() {
+      poll_init = reinterpret_cast<decltype(poll_init)>(dlsym(RTLD_DEFAULT, "uv_poll_init"));
+      poll_start = reinterpret_cast<decltype(poll_start)>(dlsym(RTLD_DEFAULT, "uv_poll_start"));
+      poll_stop = reinterpret_cast<decltype(poll_stop)>(dlsym(RTLD_DEFAULT, "uv_poll_stop"));
+      close = reinterpret_cast<decltype(close)>(dlsym(RTLD_DEFAULT, "uv_close"));
+      unref = reinterpret_cast<decltype(unref)>(dlsym(RTLD_DEFAULT, "uv_unref"));
+      return poll_init && poll_start && poll_stop && close && unref;
+    }
+  };
+
+  struct Poll {
+    uv_poll_t handle;
+    Polls* owner = nullptr;
+    int32_t token = 0;
+    int interest = 0;      // libuv events the handle polls for while started
+    bool started = false;
+    bool firing = false;   // inside its callback
+    bool rearmed = false;  // armed again during its callback
+    bool closing = false;
+  };
+
+  Api uv;
+  uv_loop_t* loop = nullptr;
+  napi_env env = nullptr;
+  napi_ref callback = nullptr;
+  std::unordered_map<int, Poll*> by_fd;
+
+  ~Polls() {
+    for (auto& entry : by_fd) Close(entry.second);
+    by_fd.clear();
+    if (callback != nullptr) napi_delete_reference(env, callback);
+  }
+
+  void Close(Poll* poll) {
+    poll->closing = true;
+    poll->started = false;
+    uv.close(reinterpret_cast<uv_handle_t*>(&poll->handle),
+             [](uv_handle_t* handle) { delete static_cast<Poll*>(handle->data); });
+  }
+
+  int Watch(int fd, int32_t token, uint32_t events) {
+    const int interest = ((events & EPOLLIN) != 0 ? UV_READABLE : 0) | ((events & EPOLLOUT) != 0 ? UV_WRITABLE : 0);
+    Poll* poll;
+    auto found = by_fd.find(fd);
+    if (found != by_fd.end()) {
+      poll = found->second;
+    } else {
+      poll = new Poll();
+      poll->owner = this;
+      int result = uv.poll_init(loop, &poll->handle, fd);
+      if (result != 0) {
+        delete poll;
+        return result;  // libuv errors are -errno on Unix
+      }
+      poll->handle.data = poll;
+      uv.unref(reinterpret_cast<uv_handle_t*>(&poll->handle));
+      by_fd.emplace(fd, poll);
+    }
+    poll->token = token;
+    if (poll->firing) poll->rearmed = true;
+    if (poll->started && poll->interest == interest) return 0;
+    int result = uv.poll_start(&poll->handle, interest, OnPoll);
+    poll->started = result == 0;
+    poll->interest = interest;
+    return result;
+  }
+
+  int Unwatch(int fd) {
+    auto found = by_fd.find(fd);
+    if (found == by_fd.end()) return -ENOENT;
+    Poll* poll = found->second;
+    by_fd.erase(found);
+    Close(poll);  // freed by libuv's close callback, after any callback of its still running
+    return 0;
+  }
+
+  static void OnPoll(uv_poll_t* handle, int status, int events) {
+    Poll* poll = static_cast<Poll*>(handle->data);
+    uint32_t bits = 0;
+    if (status < 0) {
+      bits |= EPOLLERR;
+      poll->started = false;  // libuv stops a handle that reports an error
+    }
+    if ((events & UV_READABLE) != 0) bits |= EPOLLIN;
+    if ((events & UV_WRITABLE) != 0) bits |= EPOLLOUT;
+    if ((events & UV_DISCONNECT) != 0) bits |= EPOLLRDHUP;
+    poll->firing = true;
+    poll->rearmed = false;
+    poll->owner->Call(poll->token, bits);
+    poll->firing = false;
+    if (!poll->closing && !poll->rearmed && poll->started) {
+      poll->owner->uv.poll_stop(handle);
+      poll->started = false;
+    }
+  }
+
+  // Runs the JS callback as a callback from native code: microtasks and ticks run after it.
+  // (napi_make_callback wants an object as receiver: the global object.)
+  void Call(int32_t token, uint32_t bits) {
+    napi_handle_scope scope;
+    if (napi_open_handle_scope(env, &scope) != napi_ok) return;
+    napi_value fn, receiver, argv[2], error;
+    if (napi_get_reference_value(env, callback, &fn) == napi_ok && fn != nullptr &&
+        napi_get_global(env, &receiver) == napi_ok && napi_create_int32(env, token, &argv[0]) == napi_ok &&
+        napi_create_int32(env, static_cast<int32_t>(bits), &argv[1]) == napi_ok &&
+        napi_make_callback(env, nullptr, receiver, fn, 2, argv, nullptr) == napi_pending_exception &&
+        napi_get_and_clear_last_exception(env, &error) == napi_ok) {
+      napi_fatal_exception(env, error);  // as in thread mode: a throwing callback is uncaught
+    }
+    napi_close_handle_scope(env, scope);
+  }
+};
+
+int Reactor::Start(napi_env env, napi_value on_events, int redeliver_ms, bool event_loop) {
   if (started_) return -EALREADY;
+  if (!event_loop) return StartThread(env, on_events, redeliver_ms);
+  auto* polls = new Polls();
+  polls->env = env;
+  if (!polls->uv.Load() || napi_get_uv_event_loop(env, &polls->loop) != napi_ok || polls->loop == nullptr) {
+    delete polls;
+    return -ENOSYS;
+  }
+  // The thread-safe function only carries ref/unref here: no thread ever posts to it.
+  Loop* loop = new Loop();
+  napi_value name;
+  if (napi_create_reference(env, on_events, 1, &polls->callback) != napi_ok ||
+      napi_create_string_utf8(env, "unix-socket-reactor", NAPI_AUTO_LENGTH, &name) != napi_ok ||
+      napi_create_threadsafe_function(env, on_events, nullptr, name, 0, 1, loop, Finalize, loop,
+                                      Loop::CallJs, &loop->tsfn) != napi_ok) {
+    delete loop;
+    delete polls;
+    return -ENOMEM;
+  }
+  napi_unref_threadsafe_function(env, loop->tsfn);
+  loop->owner = this;
+  loop_ = loop;
+  polls_ = polls;
+  started_ = true;
+  return 0;
+}
+
+int Reactor::StartThread(napi_env env, napi_value on_events, int redeliver_ms) {
   Loop* loop = new Loop();
   loop->redeliver_ms = redeliver_ms > 0 ? redeliver_ms : 0;
   epoll_event wake = {};
@@ -188,6 +351,8 @@ void Reactor::Finalize(napi_env, void* data, void*) {
 }
 
 Reactor::~Reactor() {
+  delete polls_;  // closes its handles
+  polls_ = nullptr;
   if (loop_ == nullptr) return;
   loop_->Join();  // the thread never touches the TSFN again
   loop_->owner = nullptr;
@@ -198,9 +363,10 @@ Reactor::~Reactor() {
 // would then never wake the thread, and joining it would hang.
 bool Reactor::Owns(int fd) const { return fd == loop_->epfd || fd == loop_->wakefd; }
 
-int Reactor::Watch(int fd, int32_t token, uint32_t events, bool added) const {
+int Reactor::Watch(int fd, int32_t token, uint32_t events, bool added) {
   if (loop_ == nullptr) return -EBADF;
   if (Owns(fd)) return -EINVAL;
+  if (polls_ != nullptr) return polls_->Watch(fd, token, events);
   epoll_event event = {};
   event.events = events | EPOLLONESHOT;
   event.data.u64 = kWatched | static_cast<uint32_t>(token);
@@ -211,9 +377,10 @@ int Reactor::Watch(int fd, int32_t token, uint32_t events, bool added) const {
   return epoll_ctl(loop_->epfd, added ? EPOLL_CTL_ADD : EPOLL_CTL_MOD, fd, &event) == 0 ? 0 : -errno;
 }
 
-int Reactor::Unwatch(int fd) const {
+int Reactor::Unwatch(int fd) {
   if (loop_ == nullptr) return -EBADF;
   if (Owns(fd)) return -EINVAL;
+  if (polls_ != nullptr) return polls_->Unwatch(fd);
   epoll_event unused = {};
   return epoll_ctl(loop_->epfd, EPOLL_CTL_DEL, fd, &unused) == 0 ? 0 : -errno;
 }

@@ -206,6 +206,7 @@ export class Fd implements Disposable {
     if (this.#state !== "open") return
     this.#state = "closed"
     if (this.#registered) backstop.unregister(this)
+    this.#driver.reactor.closing(this.#value)
     this.#binding.close(this.#value)
     this.#releaseOwner()
   }
@@ -217,6 +218,7 @@ export class Fd implements Disposable {
   take(): number {
     const value = this.value
     this.#state = "taken"
+    this.#driver.reactor.closing(value)
     if (this.#registered) backstop.unregister(this)
     this.#releaseOwner()
     return value

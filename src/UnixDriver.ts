@@ -60,6 +60,13 @@ export interface RuntimeHooks {
    * undefined: never.
    */
   readonly redeliverMs?: number | undefined
+  /**
+   * Node.js only: take readiness from the runtime's own libuv loop (a poll handle per socket)
+   * instead of the addon's epoll thread, saving a thread hop per event. Never set it in Bun
+   * (uv_poll_init aborts the process) or Deno (no libuv loop); without libuv in the process the
+   * thread is used.
+   */
+  readonly eventLoop?: boolean | undefined
 }
 
 /**
@@ -89,7 +96,7 @@ export const make = (binding: NativeBinding, runtime: string, hooks: RuntimeHook
   UnixDriver.of({
     runtime,
     binding,
-    reactor: new Reactor(binding, hooks.redeliverMs ?? 0),
+    reactor: new Reactor(binding, hooks.redeliverMs ?? 0, hooks.eventLoop ?? false),
     scratch: new Uint8Array(RECEIVE_BUFFER_BYTES),
     meta: new Int32Array(RECV_META_LENGTH),
     euid: binding.geteuid(),

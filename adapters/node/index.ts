@@ -20,7 +20,12 @@ import { makeLayer } from "../internal/addon.ts"
  * @category layers
  * @since 0.1.0
  */
-export const layer: Layer.Layer<UnixDriver, Unsupported> = makeLayer("node")
+export const layer: Layer.Layer<UnixDriver, Unsupported> = makeLayer("node", undefined, {
+  // Readiness straight from Node's own libuv loop (no thread hop per event). Only in Node.js
+  // itself: Bun also answers to `node:` imports but aborts in libuv's poll, and Deno has none.
+  eventLoop: process.versions.bun === undefined && !("Deno" in globalThis) &&
+    process.env.UNIX_SOCKET_FD_PASSING_REACTOR !== "thread"
+})
 
 /**
  * The `net.Socket` type, for code that keeps the sockets `toNetSocket` makes.

@@ -160,12 +160,20 @@ export interface NativeBinding {
   errname(errno: number): string
 
   /**
-   * Starts this instance's epoll thread and sets the JS callback that receives event batches
-   * (see the file comment). Calling it again replaces nothing and returns -EALREADY.
-   * The thread-safe function starts unreferenced: it does not keep the process alive until
-   * `ref()` is called. → 0 or -errno.
+   * Starts this instance's reactor and sets the JS callback that receives events (see the file
+   * comment). Calling it again replaces nothing and returns -EALREADY.
+   * `eventLoop` 0: an epoll thread posting batches `[token, events, …]` (every runtime).
+   * `eventLoop` 1: libuv poll handles on the realm's own loop, one call `(token, events)` per
+   * event (Node.js only: Bun aborts in uv_poll_init and Deno has no libuv loop); -ENOSYS when
+   * the process has no libuv.
+   * It starts unreferenced: it does not keep the process alive until `ref()` is called.
+   * → 0 or -errno.
    */
-  reactorStart(onEvents: (events: Int32Array) => void, redeliverMs: number): number
+  reactorStart(
+    onEvents: ((events: Int32Array) => void) | ((token: number, events: number) => void),
+    redeliverMs: number,
+    eventLoop: number
+  ): number
   /**
    * Arms `fd` for one event (`EPOLLONESHOT`) with interest `events` (EPOLLIN and/or EPOLLOUT;
    * EPOLLHUP/EPOLLERR are always reported), tagged with `token`. `added`: whether the fd is
@@ -263,6 +271,7 @@ export interface NativeConstants {
   readonly ENOTCONN: number
   readonly ENOTSOCK: number
   readonly ETOOMANYREFS: number
+  readonly ENOSYS: number
   readonly ENOTDIR: number
   readonly EISDIR: number
   readonly ELOOP: number

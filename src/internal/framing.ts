@@ -30,9 +30,12 @@ export const MAX_FDS_PER_FRAME = 253
 export const SEPARATE_HEADER_BYTES = 4096
 
 const writeHeader = (into: Uint8Array, payloadLength: number, fdCount: number): void => {
-  const view = new DataView(into.buffer, into.byteOffset, HEADER_BYTES)
-  view.setUint32(0, payloadLength)
-  view.setUint16(4, fdCount)
+  into[0] = payloadLength >>> 24
+  into[1] = payloadLength >>> 16
+  into[2] = payloadLength >>> 8
+  into[3] = payloadLength
+  into[4] = fdCount >>> 8
+  into[5] = fdCount
 }
 
 /** Builds header + payload in one buffer, ready for one `sendmsg`. */
@@ -119,11 +122,11 @@ export class FrameDecoder {
   /** Total frame length announced by the header at the start of `bytes`; 8 while incomplete. */
   #needed(bytes: Uint8Array): number | ProtocolError | MessageTooLarge {
     if (bytes.length < HEADER_BYTES) return HEADER_BYTES
-    const view = new DataView(bytes.buffer, bytes.byteOffset, HEADER_BYTES)
-    const length = view.getUint32(0)
-    const fdCount = view.getUint16(4)
-    if (view.getUint16(6) !== 0) {
-      return new ProtocolError({ message: `frame header has non-zero reserved bytes (${view.getUint16(6)})` })
+    const length = ((bytes[0]! << 24) | (bytes[1]! << 16) | (bytes[2]! << 8) | bytes[3]!) >>> 0
+    const fdCount = (bytes[4]! << 8) | bytes[5]!
+    const reserved = (bytes[6]! << 8) | bytes[7]!
+    if (reserved !== 0) {
+      return new ProtocolError({ message: `frame header has non-zero reserved bytes (${reserved})` })
     }
     if (fdCount > MAX_FDS_PER_FRAME) {
       return new ProtocolError({ message: `frame header claims ${fdCount} descriptors, over the limit of ${MAX_FDS_PER_FRAME}` })

@@ -1,7 +1,9 @@
 /**
  * The JS half of the readiness reactor.
  *
- * The addon's epoll thread reports "this descriptor is ready" once per arming (EPOLLONESHOT).
+ * The addon reports "this descriptor is ready" once per arming: from its epoll thread
+ * (EPOLLONESHOT) in every runtime, or, in Node.js, from libuv poll handles on the realm's own
+ * event loop (no thread hop; see `RuntimeHooks.eventLoop`).
  * Here each socket gets a `Watch` with a token; a reader or writer that hit EAGAIN parks one
  * callback on it and the watch arms the interest that is still wanted. Nothing is armed while
  * nobody waits, so a consumer that stops pulling stops the reads (pull-based backpressure).
@@ -16,13 +18,23 @@ import type { NativeBinding } from "./binding.ts"
 export class Reactor {
   readonly #binding: NativeBinding
   readonly #watches = new Map<number, Watch>()
+  /** The watch of each descriptor number, to stop it before the number is closed. */
+  readonly #byFd = new Map<number, Watch>()
   #nextToken = 1
   #retained = 0
+  /** Where readiness comes from: the addon's epoll thread, or the runtime's libuv loop. */
+  readonly mode: "thread" | "event-loop"
 
-  /** Starts the addon's epoll thread (once per addon instance); see `RuntimeHooks.redeliverMs`. */
-  constructor(binding: NativeBinding, redeliverMs = 0) {
+  /**
+   * Starts the addon's reactor (once per addon instance): on the runtime's libuv loop when
+   * `eventLoop` is asked for and the process has libuv, else an epoll thread; see
+   * `RuntimeHooks`.
+   */
+  constructor(binding: NativeBinding, redeliverMs = 0, eventLoop = false) {
     this.#binding = binding
-    const result = binding.reactorStart(this.#dispatch, redeliverMs)
+    let result = eventLoop ? binding.reactorStart(this.#fire, 0, 1) : -binding.constants.ENOSYS
+    this.mode = result === 0 ? "event-loop" : "thread"
+    if (result === -binding.constants.ENOSYS) result = binding.reactorStart(this.#dispatch, redeliverMs, 0)
     if (result < 0) {
       throw new Error(`unix-socket-fd-passing: cannot start the epoll reactor: ${binding.strerror(-result)}`)
     }
@@ -35,12 +47,22 @@ export class Reactor {
     while (this.#watches.has(token)) token++
     const watch = new Watch(this, this.#binding, fd, token)
     this.#watches.set(token, watch)
+    this.#byFd.set(fd, watch)
     return watch
+  }
+
+  /**
+   * Stops watching `fd`, if anything does, before the caller closes or gives away the number
+   * (a closed number may be reused at once, and libuv must never poll a stale one).
+   */
+  closing(fd: number): void {
+    this.#byFd.get(fd)?.close()
   }
 
   /** @internal */
   forget(watch: Watch): void {
     this.#watches.delete(watch.token)
+    if (this.#byFd.get(watch.fd) === watch) this.#byFd.delete(watch.fd)
   }
 
   /** An open socket keeps the process alive. */
@@ -56,6 +78,10 @@ export class Reactor {
     for (let i = 0; i + 1 < events.length; i += 2) {
       this.#watches.get(events[i]!)?.fire(events[i + 1]!)
     }
+  }
+
+  readonly #fire = (token: number, events: number): void => {
+    this.#watches.get(token)?.fire(events)
   }
 }
 
@@ -131,9 +157,14 @@ export class Watch {
     write?.()
   }
 
-  /** Stops the watch without touching epoll (the descriptor is already closed), waking waiters. */
+  /**
+   * Stops the watch of a descriptor someone already closed, waking waiters. The epoll thread
+   * needs nothing (the kernel dropped the closed descriptor); a libuv handle must still be
+   * closed (libuv's rule is never to close a polled descriptor: `Reactor.closing` prevents it
+   * for every close this package makes).
+   */
   forget(): void {
-    this.#stop(false)
+    this.#stop(this.#reactor.mode === "event-loop")
   }
 
   #arm(): void {
