@@ -408,9 +408,8 @@ class FdIo {
   }
 
   done(): void {
-    // Deregister only while we still own the number: once closed, it may be another socket's.
-    if (this.#fd.isOpen) this.#watch?.close()
-    else this.#watch?.forget()
+    // Once the Fd is closed or taken its watch is closed already (Reactor.closing): a no-op then.
+    this.#watch?.close()
     this.#watch = undefined
   }
 }

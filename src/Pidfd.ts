@@ -64,8 +64,7 @@ export const exited = (pidfd: Fd): Effect.Effect<void, Errors.Closed, UnixDriver
           if (done) return
           done = true
           driver.reactor.release()
-          if (pidfd.isOpen) watch.close()
-          else watch.forget()
+          watch.close() // a no-op when closing the pidfd closed it already (Reactor.closing)
         }
         watch.whenReadable(() => {
           finish()

@@ -139,15 +139,15 @@ export class Watch {
     if (wakeWriter) write!()
   }
 
-  /** Stops watching (before the fd is closed) and wakes any waiter so it sees the close. */
+  /**
+   * Stops watching (before the fd is closed or handed on: `Fd.close` and `Fd.take` see to it
+   * through `Reactor.closing`) and wakes any waiter so it sees the close. Calling it again does
+   * nothing.
+   */
   close(): void {
-    this.#stop(true)
-  }
-
-  #stop(deregister: boolean): void {
     if (this.#closed) return
     this.#closed = true
-    if (deregister && this.#added) this.#binding.unwatch(this.fd)
+    if (this.#added) this.#binding.unwatch(this.fd)
     this.#reactor.forget(this)
     const read = this.#onReadable
     const write = this.#onWritable
@@ -155,16 +155,6 @@ export class Watch {
     this.#onWritable = undefined
     read?.()
     write?.()
-  }
-
-  /**
-   * Stops the watch of a descriptor someone already closed, waking waiters. The epoll thread
-   * needs nothing (the kernel dropped the closed descriptor); a libuv handle must still be
-   * closed (libuv's rule is never to close a polled descriptor: `Reactor.closing` prevents it
-   * for every close this package makes).
-   */
-  forget(): void {
-    this.#stop(this.#reactor.mode === "event-loop")
   }
 
   #arm(): void {

@@ -80,4 +80,25 @@ describe("lifetime and ownership", () => {
       const empty = yield* Effect.flip(a.send({ fds: [0] }))
       expect(empty._tag).toBe("ProtocolError") // a STREAM needs one byte to carry descriptors
     })))
+
+  it("closing an Fd while its readable() waits ends the read with Closed, and its number serves the next socket", () =>
+    runCountingFds(Effect.gen(function*() {
+      const [read, write] = yield* Fd.pipe()
+      const number = read.value
+      const reader = read.readable().getReader()
+      const pending = reader.read().then(() => "read", (error: { _tag?: string }) => error._tag)
+      yield* Effect.sleep(20) // the read is parked on the reactor now
+      read.close()
+      expect(yield* Effect.promise(() => pending)).toBe("Closed")
+      // The number goes to the next socket, which must be watched afresh (no stale watch on it).
+      const [a, b] = yield* UnixSocket.pair()
+      expect([a.fd, b.fd]).toContain(number)
+      yield* a.send("after the reuse")
+      yield* b.send("both ways")
+      const [atB] = yield* b.messages.pipe(Stream.take(1), Stream.runCollect)
+      const [atA] = yield* a.messages.pipe(Stream.take(1), Stream.runCollect)
+      expect(Message.text(atB!)).toBe("after the reuse")
+      expect(Message.text(atA!)).toBe("both ways")
+      write.close()
+    }).pipe(Effect.scoped)))
 })
