@@ -20,10 +20,10 @@ export const diagnoses: Record<TargetId, string> = {
    run loop (resuming the reader through \`Effect.callback\`, \`Stream.fromPull\`, the
    \`runForEach\` of the echo, an \`AsyncResource\` per suspension in effect 4.1; the bench's
    client pulls with \`Stream.toPull\`, which adds a semaphore and a context switch of the
-   fiber per pull), megamorphic property loads, the small typed arrays Node-API moves off the
-   V8 heap, and the syscalls (each costs 1–1.5 µs on this virtual machine). No single item is
-   above a few percent. Measured in one process with the data already waiting (no wake-up at
-   all), a \`send\` plus a pull costs about 12 µs where the same syscalls cost about 4 µs.
+   fiber per pull), megamorphic property loads, and the syscalls (each costs 1–1.5 µs on this
+   virtual machine). No single item is above a few percent. Measured in one process with the
+   data already waiting (no wake-up at all), a \`send\` plus a pull costs about 12 µs where the
+   same syscalls cost about 4 µs.
 3. *Measured under \`node --import tsx\`*, which compiles with esbuild's \`keepNames\` (a
    \`__name\` call per closure made at run time); the package's tsup build does not.
 
@@ -36,6 +36,14 @@ aborts in \`uv_poll_init\` and Deno has no libuv loop, so they keep the epoll th
 links no libuv symbol and looks libuv up only when the Node.js adapter asks. Earlier: one
 \`epoll_ctl\` per arming instead of two, none for sockets never armed, no error objects made
 at close: 50.4 → 47.0 µs (Node.js), 36.7 → 34.8 µs (Bun), 75.9 → 65.6 µs (Deno).
+Then: a send no longer allocates its frame. V8 puts a typed array over 64 bytes outside its
+heap, which cost about 1 µs per allocation here (a 72-byte frame for a 64-byte payload, on
+every send) plus the garbage collector's external-memory work; now the header, and a payload
+under 4 KiB behind it, are written into one scratch buffer per realm at each attempt and sent
+from there (a larger payload goes as a second iovec, as before). A ping-pong between two
+connections of one Node.js process (echo fiber and client as in this bench, no scheduler in
+between) went from 29–38 µs to 24–29 µs per round trip in alternating runs; in the full runs
+the SDK on Node.js went from 2.04× node:net to 1.63× (33.3 vs 20.4 µs).
 Tried and dropped: skipping the read that finds the socket empty before waiting (when the
 previous read in the same turn found it empty) made the round trip slower — with both ends on
 one core the reply has usually arrived by then (the sender is preempted by the woken peer),
@@ -72,25 +80,36 @@ owned by their connection's ledger, which closes what is left when the connectio
 38,977 (Deno), pinned; 1 descriptor per message about the same (the per-message costs above
 dominate).
 
-**What would move it.** A send path that reuses one off-heap scratch for descriptor numbers and
-headers instead of small typed arrays per message.`,
+**What would move it.** The frame header no longer costs an allocation per message (see
+latency); what is left per message is the \`Int32Array\` of descriptor numbers, one \`Fd\` per
+received descriptor and its ledger entry, and the Effect send and pull.`,
 
-  "accept": `**Why.** Per connection the SDK makes about 14 syscalls where C makes 7 (both the
+  "accept": `**Why.** Per connection the SDK makes about 11 syscalls where C makes 7 (both the
 SDK server and the SDK client are measured, both pinned to one core): \`socket\`, \`connect\`,
-\`getsockopt(SO_PEERCRED)\`, \`getsockname\` and \`getpeername\` for the addresses a
-\`Connection\` carries, \`epoll_ctl\`, \`recvmsg\` and \`close\` on the client; \`accept4\`,
-the same three reads and \`close\` on the server. Around them each side runs an Effect scope
+\`getsockopt(SO_PEERCRED)\`, \`getpeername\` (the listener's address as the kernel holds it),
+\`epoll_ctl\` or a poll handle, \`recvmsg\` and \`close\` on the client; \`accept4\`,
+\`getsockopt(SO_PEERCRED)\` and \`close\` on the server. Around them each side runs an Effect scope
 and a fiber per connection; in Bun and Deno every connection wakes the epoll thread twice, in
 Node.js each new socket's libuv poll handle costs two more syscalls when it is set up.
 
 **Done.** No \`Closed\` errors built at every close (each captured a stack trace: 18% of the
 CPU), no \`EPOLL_CTL_DEL\` for descriptors never armed: 4,230 → 6,025 conn/s (Node.js), 6,102 →
-6,686 (Bun), 3,974 → 6,136 (Deno), pinned.
+6,686 (Bun), 3,974 → 6,136 (Deno), pinned. Then three syscalls less per connection:
+\`accept4\` reports the peer's address (no \`getpeername\`), an accepted socket's own address is
+its listener's (no \`getsockname\`), a client's own is the one it bound or none (connect does
+not autobind; no \`getsockname\`), and a policy that decides at once (its check returns an
+Exit, as \`Policy.sameUser\` does) is applied without an Effect per connection. In one
+process (server and client fibers, no scheduler in between) the connect–accept–close cycle
+went from 113 to 108 µs at best of alternating runs: the syscalls saved are small beside the
+Effect scope, fiber and finalizers each side runs per connection.
 
-**What would move it.** Reading \`localAddress\`/\`remoteAddress\` only when asked (while the
-socket is open), \`accept4\` in a batch per wake-up without an Effect per connection; 0.5× C
-(about 20 µs per connection for both ends) needs an accept path without a fiber per
-connection.`,
+**Variance.** This workload on Node.js is the least stable of the bench on this machine: the
+same build measured 2,720 to 7,423 conn/s pinned within one hour (this run 2,720; partial runs
+2,996, 3,345, 4,217, 7,423), the previous build 2,791 and 3,280 in the same hour (7,535 in its
+own full run), while C moved between 57k and 92k; compare this row only within a run.
+
+**What would move it.** 0.5× C (about 20 µs per connection for both ends) needs an accept
+path without a fiber and a scope per connection on each side.`,
 
   "idle-memory": `**Why.** An idle connection served by \`serve\` holds, besides its socket: the
 fiber \`serve\` forks for it, the Stream pull it waits in and the Effect callback it is

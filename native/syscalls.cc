@@ -121,8 +121,20 @@ napi_value Listen(napi_env env, napi_callback_info info) {
 napi_value Accept(napi_env env, napi_callback_info info) {
   Args args(env, info);
   int32_t fd;
-  if (!args.Int(0, &fd)) return nullptr;
-  return Int(env, Check(accept4(fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC)));
+  View<uint8_t> address;
+  View<int32_t> address_length;
+  if (!args.Int(0, &fd) || !args.Bytes(1, &address, true) || !args.Int32s(2, &address_length, true)) {
+    return nullptr;
+  }
+  if (!address_length.present) {
+    return Int(env, Check(accept4(fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC)));
+  }
+  if (address_length.length < 1) return Int(env, -EINVAL);
+  sockaddr_un sun;
+  socklen_t length = sizeof sun;
+  int result = Check(accept4(fd, reinterpret_cast<sockaddr*>(&sun), &length, SOCK_NONBLOCK | SOCK_CLOEXEC));
+  if (result >= 0) address_length.data[0] = static_cast<int32_t>(DecodeAddress(sun, length, address));
+  return Int(env, result);
 }
 
 napi_value SendMsg(napi_env env, napi_callback_info info) {

@@ -114,7 +114,10 @@ export interface Connection {
   readonly localAddress: Address.Address
   /** The peer's bound address (the listener's path for a client; a `bind` path for a server). */
   readonly remoteAddress: Address.Address
-  /** Incoming messages; ends on clean end of stream. Pull to read: one consumer at a time. */
+  /**
+   * Incoming messages; ends on clean end of stream. Pull to read: one consumer at a time. A
+   * consumer that stops early (`Stream.take`) leaves the messages already read for the next.
+   */
   readonly messages: Stream.Stream<Message, ConnectionError>
   /**
    * Sends one message; resolves when the kernel holds all of it. The data is not copied (a

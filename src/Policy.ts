@@ -8,7 +8,7 @@
  *
  * @since 0.1.0
  */
-import { Effect } from "effect"
+import { Effect, Exit } from "effect"
 import type { PeerCredentials } from "./Credentials.ts"
 
 /**
@@ -138,4 +138,19 @@ export const custom = (
  * @since 0.1.0
  */
 export const authorize = (policy: Policy, peer: PeerCredentials, self: Self): Effect.Effect<boolean> =>
-  policy.check(peer, self).pipe(Effect.catchCause(() => Effect.succeed(false)))
+  refuseOnFailure(policy.check(peer, self))
+
+/**
+ * A check's verdict, refusing when it fails or throws: at once (a boolean) when the check
+ * decided at once (it returned an Exit, as `Effect.succeed` does), else as an Effect.
+ *
+ * @internal
+ */
+export const decideNow = (check: Effect.Effect<boolean>): boolean | Effect.Effect<boolean> => {
+  if (!Exit.isExit(check)) return refuseOnFailure(check)
+  const exit = check as Exit.Exit<boolean>
+  return Exit.isSuccess(exit) && exit.value === true
+}
+
+const refuseOnFailure = (check: Effect.Effect<boolean>): Effect.Effect<boolean> =>
+  check.pipe(Effect.catchCause(() => Effect.succeed(false)))

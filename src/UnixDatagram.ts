@@ -35,6 +35,7 @@ import { errorFromErrno } from "./internal/errno.ts"
 import { openSocket, pollReadable } from "./internal/open.ts"
 import { prepare, type SendError, SendQueue } from "./internal/outgoing.ts"
 import type { Watch } from "./internal/reactor.ts"
+import { ReadyQueue } from "./internal/ready.ts"
 import { ReceivedFds } from "./internal/received.ts"
 import type { Message, Outgoing } from "./Message.ts"
 import { UnixDriver, type UnixDriverShape } from "./UnixDriver.ts"
@@ -114,7 +115,10 @@ export interface DatagramEndpoint {
   readonly remoteAddress: Address.Address | undefined
   /** Receives one datagram (waiting for one if none is queued). */
   readonly receive: Effect.Effect<Datagram, DatagramError>
-  /** Received datagrams; fails on a datagram's error, after which it can be run again. One consumer at a time. */
+  /**
+   * Received datagrams; fails on a datagram's error, after which it can be run again. One
+   * consumer at a time; one that stops early leaves the datagrams already read for the next.
+   */
   readonly messages: Stream.Stream<Datagram, DatagramError>
   /** Sends one datagram to `address`; resolves once the kernel queued it for the receiver. */
   readonly sendTo: (address: string, message: Outgoing) => Effect.Effect<void, DatagramSendError>
@@ -130,7 +134,7 @@ export interface DatagramEndpoint {
 
 /** The receive buffer's ceiling (the driver's shared buffer). */
 const MAX_DATAGRAM_BYTES = 256 * 1024
-/** Datagrams read per pull of `messages`, at most. */
+/** Datagrams read per drain of the socket, at most. */
 const BATCH = 64
 /** Descriptors one datagram can carry (SCM_MAX_FD). */
 const MAX_FDS = 253
@@ -206,7 +210,9 @@ class Endpoint implements DatagramEndpoint {
   readonly #limits: typeof defaultLimits
   readonly #receiveBytes: number
   readonly #from = new Uint8Array(110)
-  #ready: Array<Datagram> = []
+  readonly #ready = new ReadyQueue<Datagram>()
+  /** One pull: the next datagram, waiting for the socket as needed. */
+  readonly #pull: Effect.Effect<NonEmptyReadonlyArray<Datagram>, DatagramError | Cause.Done>
   #error: DatagramError | undefined
   #closed = false
 
@@ -225,7 +231,8 @@ class Endpoint implements DatagramEndpoint {
     this.#received = new ReceivedFds(driver)
     this.#queue = new SendQueue(driver, fd, this.#watch, false)
     driver.reactor.retain()
-    this.messages = Stream.fromPull(Effect.succeed(this.#pull(BATCH)))
+    this.#pull = pollReadable(this.#watch, () => this.#poll())
+    this.messages = Stream.fromPull(Effect.succeed(this.#pull))
   }
 
   get unclaimedFds(): number {
@@ -233,7 +240,7 @@ class Endpoint implements DatagramEndpoint {
   }
 
   get receive(): Effect.Effect<Datagram, DatagramError> {
-    return Effect.map(this.#pull(1), (batch) => batch[0]!).pipe(
+    return Effect.map(this.#pull, (batch) => batch[0]!).pipe(
       Effect.catchIf(Cause.isDone, () => Effect.fail(closedError("recvmsg")))
     ) as Effect.Effect<Datagram, DatagramError>
   }
@@ -241,33 +248,27 @@ class Endpoint implements DatagramEndpoint {
   // ---------------------------------------------------------------------------------------
   // Receiving
 
-  #pull(most: number): Effect.Effect<NonEmptyReadonlyArray<Datagram>, DatagramError | Cause.Done> {
-    return pollReadable(this.#watch, () => this.#poll(most))
-  }
-
-  /** Up to `most` datagrams, a datagram's error, or undefined when it must wait. */
-  #poll(most: number): Effect.Effect<NonEmptyReadonlyArray<Datagram>, DatagramError | Cause.Done> | undefined {
-    if (this.#ready.length === 0 && this.#error === undefined) {
+  /** The next datagram, a datagram's error, or undefined when it must wait. */
+  #poll(): Effect.Effect<NonEmptyReadonlyArray<Datagram>, DatagramError | Cause.Done> | undefined {
+    if (this.#ready.size === 0 && this.#error === undefined) {
       if (this.#closed) return Cause.done()
-      this.#drain(most)
+      this.#drain()
     }
-    if (this.#ready.length > 0) {
-      const batch = this.#ready.splice(0, most) as unknown as NonEmptyReadonlyArray<Datagram>
-      return Effect.succeed(batch)
-    }
+    const datagram = this.#ready.take()
+    if (datagram !== undefined) return Effect.succeed([datagram] as const)
     const error = this.#error
     if (error === undefined) return undefined
     if (error._tag !== "Closed") this.#error = undefined // one datagram's problem: reported once
     return Effect.fail(error)
   }
 
-  /** Reads up to `most` datagrams until EAGAIN or a datagram's error. */
-  #drain(most: number): void {
+  /** Reads datagrams (a bounded batch) until EAGAIN or a datagram's error. */
+  #drain(): void {
     const { binding, meta, scratch } = this.#driver
     const c = binding.constants
-    for (let count = 0; count < most; count++) {
+    for (let count = 0; count < BATCH; count++) {
       // Read no further than the consumer may hold (see the same rule for connections).
-      if (this.#ready.length > 0 && this.#received.size + MAX_FDS > this.#limits.maxUnclaimedFds) return
+      if (this.#ready.size > 0 && this.#received.size + MAX_FDS > this.#limits.maxUnclaimedFds) return
       const n = binding.recvmsg(this.fd, scratch, 0, this.#receiveBytes, meta, this.#from)
       if (n < 0) {
         if (-n === c.EAGAIN) return
@@ -383,7 +384,7 @@ class Endpoint implements DatagramEndpoint {
     this.#error = closedError("recvmsg")
     this.#watch.close()
     this.#driver.binding.close(this.fd)
-    this.#ready = [] // their descriptors are among the unclaimed ones
+    this.#ready.clear() // their descriptors are among the unclaimed ones
     this.#received.closeAll()
     this.#driver.reactor.release()
     removeIfOurs(this.#driver, this.address, this.#identity)

@@ -19,10 +19,11 @@ import { Cause, Effect, type Scope, Stream } from "effect"
 import type { NonEmptyReadonlyArray } from "effect/Array"
 import * as Address from "./Address.ts"
 import type { Connection, ConnectionOptions, SocketType } from "./Connection.ts"
+import type { PeerCredentials } from "./Credentials.ts"
 import * as Errors from "./Errors.ts"
 import { Fd } from "./Fd.ts"
 import { bindAddress, type FileIdentity, removeIfOurs } from "./internal/bind.ts"
-import { SocketConnection, socketAddress } from "./internal/connection.ts"
+import { SocketConnection, socketAddress, UNNAMED } from "./internal/connection.ts"
 import { readPeer, SocketHandle } from "./internal/peer.ts"
 import { errorFromErrno } from "./internal/errno.ts"
 import { openSocket, typeName, waitReadable } from "./internal/open.ts"
@@ -250,6 +251,10 @@ class Server implements UnixServer {
     this.connections = Stream.fromPull(Effect.succeed(this.#pull))
   }
 
+  /** The peer address `accept4` reports for the connection being accepted. */
+  readonly #peerAddress = new Uint8Array(110)
+  readonly #peerAddressLength = new Int32Array(1)
+
   readonly #pull: Effect.Effect<NonEmptyReadonlyArray<Connection>, Errors.UnixError | Cause.Done> = Effect.suspend(
     () => {
       const self = this
@@ -259,7 +264,7 @@ class Server implements UnixServer {
         let pause = 10
         for (;;) {
           if (self.#closed) return yield* Cause.done()
-          const fd = b.accept(self.fd)
+          const fd = b.accept(self.fd, self.#peerAddress, self.#peerAddressLength)
           if (fd < 0) {
             const errno = -fd
             if (errno === c.EAGAIN) {
@@ -274,57 +279,75 @@ class Server implements UnixServer {
             continue
           }
           pause = 10
-          const connection = yield* self.#admit(fd)
+          const length = self.#peerAddressLength[0]!
+          const remote = length === 0 ? UNNAMED : Address.fromBytes(self.#peerAddress.slice(0, length))
+          const admitted = self.#admit(fd, remote)
+          const connection = admitted === undefined || admitted instanceof SocketConnection ? admitted : yield* admitted
           if (connection !== undefined) return [connection] as const
         }
       })
     }
   )
 
-  /** Checks the peer before reading anything; returns the connection, or undefined if refused. */
-  #admit(fd: number): Effect.Effect<Connection | undefined> {
-    const self = this
+  /**
+   * Checks the peer before reading anything; gives the connection, or undefined if refused
+   * (an Effect only when the policy's verdict or the rejection hook is one).
+   */
+  #admit(fd: number, remote: Address.Address): SocketConnection | undefined | Effect.Effect<SocketConnection | undefined> {
     const driver = this.#driver
-    return Effect.gen(function*() {
-      const socket = new SocketHandle(fd)
-      const refuse = () => {
-        socket.closed = true
-        driver.binding.close(fd)
-      }
-      const peer = readPeer(driver, socket)
-      if ("_tag" in peer) {
-        refuse()
-        return undefined
-      }
-      const allowed = yield* Policy.authorize(self.#policy, peer, { uid: driver.euid, gid: driver.egid })
-      if (!allowed || self.#closed) {
-        refuse()
-        if (!allowed) {
-          self.rejected++
-          const onRejected = self.#options.onRejected
-          if (onRejected !== undefined) {
-            yield* onRejected(
-              new Errors.PeerRejected({
-                message: `${self.address.text}: refused peer pid ${peer.pid} uid ${peer.uid} gid ${peer.gid} (policy ${self.#policy.name})`,
-                address: self.address.text,
-                peer: { pid: peer.pid, uid: peer.uid, gid: peer.gid },
-                policy: self.#policy.name
-              })
-            ).pipe(Effect.catchCause(() => Effect.void))
-          }
-        }
-        return undefined
-      }
-      self.accepted++
-      const connection: SocketConnection = new SocketConnection(driver, socket, self.type, peer, {
-        framing: self.#options.framing,
-        limits: self.#options.limits,
-        passCredentials: self.#options.passCredentials,
-        onClose: () => self.#open.delete(connection)
-      })
-      self.#open.add(connection)
-      return connection
+    const socket = new SocketHandle(fd)
+    const peer = readPeer(driver, socket)
+    if ("_tag" in peer) {
+      socket.closed = true
+      driver.binding.close(fd)
+      return undefined
+    }
+    const verdict = Policy.decideNow(this.#policy.check(peer, { uid: driver.euid, gid: driver.egid }))
+    if (typeof verdict === "boolean") return this.#decide(socket, peer, remote, verdict)
+    return Effect.flatMap(verdict, (allowed) => {
+      const decided = this.#decide(socket, peer, remote, allowed)
+      return Effect.isEffect(decided) ? decided : Effect.succeed(decided)
     })
+  }
+
+  #decide(
+    socket: SocketHandle,
+    peer: PeerCredentials,
+    remote: Address.Address,
+    allowed: boolean
+  ): SocketConnection | undefined | Effect.Effect<undefined> {
+    if (!allowed || this.#closed) {
+      socket.closed = true
+      this.#driver.binding.close(socket.fd)
+      if (!allowed) return this.#rejected(peer)
+      return undefined
+    }
+    this.accepted++
+    const connection: SocketConnection = new SocketConnection(this.#driver, socket, this.type, peer, {
+      framing: this.#options.framing,
+      limits: this.#options.limits,
+      passCredentials: this.#options.passCredentials,
+      onClose: () => this.#open.delete(connection),
+      localAddress: this.address, // an accepted socket's own address is its listener's
+      remoteAddress: remote
+    })
+    this.#open.add(connection)
+    return connection
+  }
+
+  /** Counts a refused peer and tells `onRejected`, if any. */
+  #rejected(peer: PeerCredentials): undefined | Effect.Effect<undefined> {
+    this.rejected++
+    const onRejected = this.#options.onRejected
+    if (onRejected === undefined) return undefined
+    return onRejected(
+      new Errors.PeerRejected({
+        message: `${this.address.text}: refused peer pid ${peer.pid} uid ${peer.uid} gid ${peer.gid} (policy ${this.#policy.name})`,
+        address: this.address.text,
+        peer: { pid: peer.pid, uid: peer.uid, gid: peer.gid },
+        policy: this.#policy.name
+      })
+    ).pipe(Effect.catchCause(() => Effect.void), Effect.as(undefined))
   }
 
   serve = <E, R>(handler: (connection: Connection) => Effect.Effect<void, E, R>): Effect.Effect<never, Errors.UnixError, R> =>

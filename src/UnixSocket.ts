@@ -15,7 +15,7 @@ import type { PeerCredentials } from "./Credentials.ts"
 import * as Errors from "./Errors.ts"
 import { Fd } from "./Fd.ts"
 import { bindAddress, type FileIdentity, removeIfOurs } from "./internal/bind.ts"
-import { SocketConnection } from "./internal/connection.ts"
+import { SocketConnection, UNNAMED } from "./internal/connection.ts"
 import { readPeer, SocketHandle } from "./internal/peer.ts"
 import { errorFromErrno } from "./internal/errno.ts"
 import { connectWithRetry, openSocket, typeName, typeNumber } from "./internal/open.ts"
@@ -84,7 +84,8 @@ export const connect = (
             bound = result
           }
           yield* connectWithRetry(driver, fd, address)
-          return yield* makeConnection(driver, fd, type, { ...options, onClose: unbind })
+          // Our own address is known: the one bound, or none (connect does not autobind).
+          return yield* makeConnection(driver, fd, type, { ...options, onClose: unbind, localAddress: clientAddress ?? UNNAMED })
         }).pipe(Effect.onError(() =>
           Effect.sync(() => {
             driver.binding.close(fd)
@@ -101,7 +102,7 @@ const makeConnection = (
   driver: UnixDriverShape,
   fd: number,
   type: SocketType,
-  options: ConnectionOptions & { readonly onClose?: () => void }
+  options: ConstructorParameters<typeof SocketConnection>[4]
 ): Effect.Effect<Connection, Errors.UnixError> => {
   const socket = new SocketHandle(fd)
   const peer = readPeer(driver, socket)

@@ -31,8 +31,12 @@ export interface NativeBinding {
   bind(fd: number, address: Uint8Array): number
   /** `listen(fd, backlog)` → 0 or -errno. */
   listen(fd: number, backlog: number): number
-  /** `accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)` → new fd or -errno. */
-  accept(fd: number): number
+  /**
+   * `accept4(fd, …, SOCK_NONBLOCK | SOCK_CLOEXEC)` → new fd or -errno. With `addressLength`,
+   * the peer's address (what `getpeername` would give) comes with it: its `sun_path` bytes
+   * into `address` (may be null), their length into `addressLength[0]` (0: unnamed).
+   */
+  accept(fd: number, address?: Uint8Array | null, addressLength?: Int32Array | null): number
   /** `connect(fd, sockaddr_un)`, address encoded as for `bind` → 0 or -errno. */
   connect(fd: number, address: Uint8Array): number
   /**

@@ -21,6 +21,7 @@ import { prepare, SendQueue, shutdownEntry } from "./outgoing.ts"
 import type { SocketHandle } from "./peer.ts"
 import { pollReadable } from "./open.ts"
 import type { Watch } from "./reactor.ts"
+import { ReadyQueue } from "./ready.ts"
 import { ReceivedFds } from "./received.ts"
 
 const EMPTY_BYTES = new Uint8Array(0)
@@ -32,6 +33,8 @@ const DRAIN_BYTES = 1 << 20
 type Terminal = Errors.ConnectionError | "eof" | "closed"
 
 const addressBuffer = new Uint8Array(110)
+/** The address of an unnamed socket (shared: an address is never changed). */
+export const UNNAMED: Address.Address = Object.freeze(Address.fromBytes(EMPTY_BYTES))
 
 export const socketAddress = (driver: UnixDriverShape, fd: number, which: "local" | "remote"): Address.Address => {
   const length = which === "local"
@@ -55,7 +58,7 @@ export class SocketConnection implements Connection {
   readonly #received: ReceivedFds
   readonly #queue: SendQueue
   readonly #onClose: (() => void) | undefined
-  #ready: Array<Message> = []
+  readonly #ready = new ReadyQueue<Message>()
   #terminal: Terminal | undefined
   #closed = false
 
@@ -66,7 +69,12 @@ export class SocketConnection implements Connection {
     socket: SocketHandle,
     type: SocketType,
     peer: PeerCredentials,
-    options: ConnectionOptions & { readonly onClose?: () => void } = {}
+    options: ConnectionOptions & {
+      readonly onClose?: () => void
+      /** The addresses when the caller knows them already (no `getsockname`/`getpeername`). */
+      readonly localAddress?: Address.Address | undefined
+      readonly remoteAddress?: Address.Address | undefined
+    } = {}
   ) {
     const fd = socket.fd
     this.#driver = driver
@@ -80,8 +88,8 @@ export class SocketConnection implements Connection {
       ? new FrameDecoder(this.#limits.maxMessageBytes)
       : undefined
     this.#onClose = options.onClose
-    this.localAddress = socketAddress(driver, fd, "local")
-    this.remoteAddress = socketAddress(driver, fd, "remote")
+    this.localAddress = options.localAddress ?? socketAddress(driver, fd, "local")
+    this.remoteAddress = options.remoteAddress ?? socketAddress(driver, fd, "remote")
     if (options.passCredentials) {
       driver.binding.setsockoptInt(fd, driver.binding.constants.SO_PASSCRED, 1)
     }
@@ -114,17 +122,14 @@ export class SocketConnection implements Connection {
   // ---------------------------------------------------------------------------------------
   // Reading
 
-  /** What a pull returns now, or undefined when it must wait for the socket. */
+  /** What a pull returns now (one message), or undefined when it must wait for the socket. */
   #poll(): Effect.Effect<NonEmptyReadonlyArray<Message>, Errors.ConnectionError | Cause.Done> | undefined {
-    if (this.#ready.length === 0 && this.#terminal === undefined) {
+    if (this.#ready.size === 0 && this.#terminal === undefined) {
       if (this.#closed) this.#terminal = "closed"
       else this.#drain()
     }
-    if (this.#ready.length > 0) {
-      const batch = this.#ready as unknown as NonEmptyReadonlyArray<Message>
-      this.#ready = []
-      return Effect.succeed(batch)
-    }
+    const message = this.#ready.take()
+    if (message !== undefined) return Effect.succeed([message] as const)
     const terminal = this.#terminal
     if (terminal === undefined) return undefined
     if (terminal === "eof") return Cause.done()
@@ -143,7 +148,7 @@ export class SocketConnection implements Connection {
       // only descriptors the consumer itself keeps can reach limits.maxUnclaimedFds. (One read
       // can complete frames holding the descriptors waiting in the FIFO plus its own.)
       const waiting = this.#decoder?.fifo.length ?? 0
-      if (this.#ready.length > 0 && this.#received.size + waiting + MAX_FDS_PER_FRAME > this.#limits.maxUnclaimedFds) return
+      if (this.#ready.size > 0 && this.#received.size + waiting + MAX_FDS_PER_FRAME > this.#limits.maxUnclaimedFds) return
       const n = binding.recvmsg(this.fd, scratch, 0, receiveBytes, meta, null)
       if (n < 0) {
         if (-n === c.EAGAIN) return
@@ -305,7 +310,7 @@ export class SocketConnection implements Connection {
     if (this.#terminal === undefined) this.#terminal = "closed"
     this.#watch.close() // still ours: deregistered before it is closed or handed on
     if (this.#decoder !== undefined) this.#received.closeNumbers(this.#decoder.fifo.splice(0))
-    this.#ready = [] // their descriptors are among the unclaimed ones
+    this.#ready.clear() // their descriptors are among the unclaimed ones
     this.#received.closeAll()
     this.#driver.reactor.release()
     this.#onClose?.()

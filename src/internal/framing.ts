@@ -26,31 +26,19 @@ const EMPTY = new Uint8Array(0)
 const NO_FDS: ReadonlyArray<number> = Object.freeze([])
 export const MAX_FDS_PER_FRAME = 253
 
-/** Payloads from this size up are sent behind a separate header (no copy), smaller ones copied into one frame. */
+/** Payloads from this size up are sent behind their header as a second iovec (no copy), smaller ones copied behind it. */
 export const SEPARATE_HEADER_BYTES = 4096
 
-const writeHeader = (into: Uint8Array, payloadLength: number, fdCount: number): void => {
+/** Writes a frame header for `payloadLength` bytes and `fdCount` descriptors into `into[0, 8)`. */
+export const writeHeader = (into: Uint8Array, payloadLength: number, fdCount: number): void => {
   into[0] = payloadLength >>> 24
   into[1] = payloadLength >>> 16
   into[2] = payloadLength >>> 8
   into[3] = payloadLength
   into[4] = fdCount >>> 8
   into[5] = fdCount
-}
-
-/** Builds header + payload in one buffer, ready for one `sendmsg`. */
-export const encodeFrame = (payload: Uint8Array, fdCount: number): Uint8Array => {
-  const frame = new Uint8Array(HEADER_BYTES + payload.length)
-  writeHeader(frame, payload.length, fdCount)
-  frame.set(payload, HEADER_BYTES)
-  return frame
-}
-
-/** The header alone, for a payload sent after it in the same `sendmsg` (two iovecs). */
-export const encodeHeader = (payloadLength: number, fdCount: number): Uint8Array => {
-  const header = new Uint8Array(HEADER_BYTES)
-  writeHeader(header, payloadLength, fdCount)
-  return header
+  into[6] = 0
+  into[7] = 0
 }
 
 /** One decoded frame: a copy of its payload and its descriptors, in the order sent. */

@@ -20,7 +20,7 @@ import type { Fd } from "../Fd.ts"
 import type { Outgoing } from "../Message.ts"
 import type { UnixDriverShape } from "../UnixDriver.ts"
 import { errorFromErrno } from "./errno.ts"
-import { encodeFrame, encodeHeader, MAX_FDS_PER_FRAME, SEPARATE_HEADER_BYTES } from "./framing.ts"
+import { HEADER_BYTES, MAX_FDS_PER_FRAME, SEPARATE_HEADER_BYTES, writeHeader } from "./framing.ts"
 import type { Watch } from "./reactor.ts"
 
 const encoder = new TextEncoder()
@@ -29,15 +29,28 @@ const EMPTY_BYTES = new Uint8Array(0)
 const FIRST_RETRY_MS = 1
 const LAST_RETRY_MS = 50
 
+/**
+ * Where a framed message is put together for `sendmsg`: its header, and behind it a small
+ * payload's copy. Built anew at each attempt (the kernel copies during the call), so no send
+ * allocates a frame; its size (over 64 bytes) keeps it off the JS heap, where Node-API reads it
+ * in place.
+ */
+const frameScratch = new Uint8Array(HEADER_BYTES + SEPARATE_HEADER_BYTES)
+/** The header alone, sent as the first iovec before a large payload. */
+const headerScratch = frameScratch.subarray(0, HEADER_BYTES)
+
 /** What a send failed with. */
 export type SendError = Errors.ConnectionError | Errors.AddressNotFound | Errors.ConnectionRefused
 
 /** One message on its way to the kernel. */
 export interface SendEntry {
-  /** A frame header sent before `data` in the same `sendmsg` (large framed payloads), else null. */
-  readonly head: Uint8Array | null
+  /**
+   * The descriptor count of the frame header sent before `data` (length-prefixed framing),
+   * or -1 when `data` goes out as it is.
+   */
+  readonly header: number
   readonly data: Uint8Array
-  /** Bytes of head and data already sent. */
+  /** Bytes of header and data already sent. */
   offset: number
   fds: Int32Array | null
   /** Whether `fds` are our own duplicates (a queued send) that we must close. */
@@ -93,14 +106,10 @@ export const prepare = (
       }
     }
   }
-  let data = payload
-  let head: Uint8Array | null = null
   if (encoding.framed) {
     if (payload.length > 0xffffffff) {
       return new Errors.MessageTooLarge({ message: "frame payload over 4 GiB", size: payload.length })
     }
-    if (payload.length >= SEPARATE_HEADER_BYTES) head = encodeHeader(payload.length, given.length)
-    else data = encodeFrame(payload, given.length)
   } else if (encoding.stream && payload.length === 0 && fds !== null) {
     return new Errors.ProtocolError({
       message: "a raw STREAM message needs at least one byte of data to carry descriptors"
@@ -114,8 +123,8 @@ export const prepare = (
     credentials = Int32Array.of(pid, uid, gid)
   }
   return {
-    head,
-    data,
+    header: encoding.framed ? given.length : -1,
+    data: payload,
     offset: 0,
     fds,
     ownsFds: false,
@@ -129,7 +138,7 @@ export const prepare = (
 
 /** A half-close entry: `shutdown(SHUT_WR)` once everything queued before it went out. */
 export const shutdownEntry = (): SendEntry => ({
-  head: null,
+  header: -1,
   data: EMPTY_BYTES,
   offset: 0,
   fds: null,
@@ -255,23 +264,23 @@ export class SendQueue {
       const result = binding.shutdown(this.#fd, c.SHUT_WR)
       return result < 0 && -result !== c.ENOTCONN ? this.#error(-result, "shutdown", entry) : "done"
     }
-    const head = entry.head
-    const headLength = head === null ? 0 : head.length
-    const total = headLength + entry.data.length
+    const data = entry.data
+    const headerBytes = entry.header < 0 ? 0 : HEADER_BYTES
+    const total = headerBytes + data.length
     for (;;) {
-      const inHead = entry.offset < headLength
-      const start = inHead ? 0 : entry.offset - headLength
-      const sent = binding.sendmsg(
-        this.#fd,
-        entry.data,
-        start,
-        entry.data.length - start,
-        entry.fds,
-        entry.credentials,
-        entry.address,
-        inHead ? head : null,
-        inHead ? entry.offset : 0
-      )
+      let sent: number
+      if (entry.offset >= headerBytes) {
+        const start = entry.offset - headerBytes
+        sent = binding.sendmsg(this.#fd, data, start, data.length - start, entry.fds, entry.credentials, entry.address, null, 0)
+      } else {
+        writeHeader(frameScratch, data.length, entry.header)
+        if (data.length < SEPARATE_HEADER_BYTES) {
+          frameScratch.set(data, HEADER_BYTES)
+          sent = binding.sendmsg(this.#fd, frameScratch, entry.offset, total - entry.offset, entry.fds, entry.credentials, entry.address, null, 0)
+        } else {
+          sent = binding.sendmsg(this.#fd, data, 0, data.length, entry.fds, entry.credentials, entry.address, headerScratch, entry.offset)
+        }
+      }
       if (sent >= 0) {
         // The descriptors and credentials went with the first byte: never send them again.
         this.#releaseFds(entry)

@@ -62,9 +62,11 @@ class Peer implements PeerCredentials {
   }
 }
 
+const credentialsBuffer = new Int32Array(3)
+
 /** Reads SO_PEERCRED of `socket`. */
 export const readPeer = (driver: UnixDriverShape, socket: SocketHandle): PeerCredentials | Errors.UnixError => {
-  const out = new Int32Array(3)
+  const out = credentialsBuffer
   const result = driver.binding.getpeercred(socket.fd, out)
   if (result < 0) return errorFromErrno(driver.binding, -result, "getsockopt(SO_PEERCRED)")
   // uid and gid are unsigned in the kernel; the Int32Array shows values of 2^31 and up as negative.

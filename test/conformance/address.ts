@@ -79,6 +79,8 @@ describe("addresses", () => {
       const client = yield* UnixSocket.connect({ address: name })
       expect(client.remoteAddress.text).toBe(name)
       const [connection] = yield* server.connections.pipe(Stream.take(1), Stream.runCollect)
+      // Each end names the listener as the server's side, and the unbound client as unnamed.
+      expect([client.localAddress.kind, connection!.localAddress.text, connection!.remoteAddress.kind]).toEqual(["unnamed", name, "unnamed"])
       yield* client.send("over the abstract namespace")
       const [message] = yield* connection!.messages.pipe(Stream.take(1), Stream.runCollect)
       expect(Message.text(message!)).toBe("over the abstract namespace")

@@ -47,6 +47,16 @@ describe("datagrams", () => {
       expect(received.every((d) => d.data.every((byte) => byte === d.data.length % 256))).toBe(true)
     })))
 
+  it("a consumer that stops after one datagram leaves those already read for the next one", () =>
+    runCountingFds(Effect.gen(function*() {
+      const [a, b] = [yield* UnixDatagram.bind(), yield* UnixDatagram.bind()]
+      for (const text of ["hello", "second", "third"]) yield* a.sendTo(b.address.text, text)
+      const [hello] = yield* b.messages.pipe(Stream.take(1), Stream.runCollect)
+      const second = yield* b.receive
+      const [third] = yield* b.messages.pipe(Stream.take(1), Stream.runCollect)
+      expect([hello, second, third].map((d) => new TextDecoder().decode(d!.data))).toEqual(["hello", "second", "third"])
+    })))
+
   it("connect fixes the destination for send, and only the connected peer's datagrams are accepted", () =>
     runCountingFds(Effect.gen(function*() {
       const [a, b, stranger] = [yield* UnixDatagram.bind(), yield* UnixDatagram.bind(), yield* UnixDatagram.bind()]

@@ -2,7 +2,7 @@ import { Effect, Stream } from "effect"
 import { expect } from "./expect.ts"
 import { describe, it } from "./harness.ts"
 import type { Connection, Framing, SocketType } from "../../src/Connection.ts"
-import { Message, UnixServer, UnixSocket } from "../../src/index.ts"
+import { Fd, Message, UnixServer, UnixSocket } from "../../src/index.ts"
 import { runCountingFds, spawnPeer, succeeded, tempDir } from "../support/helpers.ts"
 
 const kinds: ReadonlyArray<readonly [SocketType, Framing]> = [
@@ -100,5 +100,32 @@ describe("echo", () => {
       expect(all.map(Message.text)).toEqual(["last words"])
       const failure = yield* Effect.flip(a.send("too late"))
       expect(failure._tag).toBe("Closed")
+    })))
+
+  it("a consumer that stops after one message leaves the messages already read for the next one, descriptors included", () =>
+    runCountingFds(Effect.gen(function*() {
+      for (const [type, framing] of [["stream", "length-prefixed"], ["stream", "raw"], ["seqpacket", "raw"]] as const) {
+        const [a, b] = yield* UnixSocket.pair(type, { framing })
+        const [readEnd, writeEnd] = yield* Fd.pipe()
+        // All three are in b's socket before the first pull, so one read takes them together.
+        for (const text of ["hello", "second", "third"]) yield* a.send({ data: text, fds: framing === "raw" && type === "stream" ? [] : [readEnd] })
+        readEnd.close()
+        writeEnd.close()
+        if (framing === "raw" && type === "stream") {
+          yield* a.close // raw STREAM has no boundaries: the three arrive as one chunk
+          const [chunk] = yield* b.messages.pipe(Stream.take(1), Stream.runCollect)
+          expect(Message.text(chunk!)).toBe("hellosecondthird")
+          expect(yield* Stream.runCollect(b.messages)).toEqual([])
+          continue
+        }
+        const [hello] = yield* b.messages.pipe(Stream.take(1), Stream.runCollect)
+        expect(Message.text(hello!)).toBe("hello")
+        const rest = yield* b.messages.pipe(Stream.take(2), Stream.runCollect)
+        expect([type, rest.map(Message.text), rest.map((m) => m.fds.length)]).toEqual([type, ["second", "third"], [1, 1]])
+        expect(b.unclaimedFds).toBe(3)
+        yield* a.close
+        yield* b.close
+        expect(b.unclaimedFds).toBe(0)
+      }
     })))
 })
