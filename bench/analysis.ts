@@ -17,8 +17,8 @@ export const diagnoses: Record<TargetId, string> = {
    9.7 µs for blocking recv/send: 1.39× before any JS runs. Node.js no longer pays it: its
    reactor is a libuv poll handle per socket on Node's own loop (below).
 2. *The runtime boundary and Effect.* The profile of the SDK round trip is flat: Effect's fiber
-   run loop (resuming the reader through \`Effect.callback\`, \`Stream.fromPull\`, the
-   \`runForEach\` of the echo, an \`AsyncResource\` per suspension in effect 4.1; the bench's
+   run loop (resuming the reader through \`Effect.callback\`, the echo's \`handleMessages\`
+   loop, an \`AsyncResource\` per suspension in effect 4.1; the bench's
    client pulls with \`Stream.toPull\`, which adds a semaphore and a context switch of the
    fiber per pull), megamorphic property loads, and the syscalls (each costs 1–1.5 µs on this
    virtual machine). No single item is above a few percent. Measured in one process with the
@@ -49,7 +49,10 @@ previous read in the same turn found it empty) made the round trip slower — wi
 one core the reply has usually arrived by then (the sender is preempted by the woken peer),
 and waiting costs a loop turn where the read would have found it.
 
-**What would move it.** A reader that hands messages to the consumer without a Stream pull and
+The bench's echo server now reads with \`connection.handleMessages\` (a loop of its own: one poll
+and one continuation per message, no stream pull); the client still pulls \`messages\`.
+
+**What would move it.** A client-side reader that hands messages over without a Stream pull and
 a fiber suspension per message (Effect's per-message overhead is now the larger part in
 Node.js), and in Bun and Deno a way to be woken by the runtime's own loop.`,
 
@@ -84,45 +87,60 @@ dominate).
 latency); what is left per message is the \`Int32Array\` of descriptor numbers, one \`Fd\` per
 received descriptor and its ledger entry, and the Effect send and pull.`,
 
-  "accept": `**Why.** Per connection the SDK makes about 11 syscalls where C makes 7 (both the
-SDK server and the SDK client are measured, both pinned to one core): \`socket\`, \`connect\`,
-\`getsockopt(SO_PEERCRED)\`, \`getpeername\` (the listener's address as the kernel holds it),
-\`epoll_ctl\` or a poll handle, \`recvmsg\` and \`close\` on the client; \`accept4\`,
-\`getsockopt(SO_PEERCRED)\` and \`close\` on the server. Around them each side runs an Effect scope
-and a fiber per connection; in Bun and Deno every connection wakes the epoll thread twice, in
-Node.js each new socket's libuv poll handle costs two more syscalls when it is set up.
+  "accept": `**Why.** Per connection the SDK makes 9 syscalls where C makes 7 (both the SDK
+server and the SDK client are measured, both pinned to one core): \`socket\`, \`connect\`,
+\`getsockopt(SO_PEERCRED)\`, \`recvmsg\` (the end of stream) and \`close\` on the client, with a
+poll handle (Node.js) or an \`epoll_ctl\` (Bun, Deno) to wait for it; \`accept4\`,
+\`getsockopt(SO_PEERCRED)\` and \`close\` on the server. Around them the client runs an Effect
+scope (\`acquireRelease\`) and a stream pull per connection, the server a stream pull; in Bun
+and Deno every connection also wakes the epoll thread twice. In one Node.js process with the
+data already waiting, the same syscalls through the addon cost about 7 µs per cycle.
 
 **Done.** No \`Closed\` errors built at every close (each captured a stack trace: 18% of the
 CPU), no \`EPOLL_CTL_DEL\` for descriptors never armed: 4,230 → 6,025 conn/s (Node.js), 6,102 →
-6,686 (Bun), 3,974 → 6,136 (Deno), pinned. Then three syscalls less per connection:
-\`accept4\` reports the peer's address (no \`getpeername\`), an accepted socket's own address is
-its listener's (no \`getsockname\`), a client's own is the one it bound or none (connect does
-not autobind; no \`getsockname\`), and a policy that decides at once (its check returns an
-Exit, as \`Policy.sameUser\` does) is applied without an Effect per connection. In one
-process (server and client fibers, no scheduler in between) the connect–accept–close cycle
-went from 113 to 108 µs at best of alternating runs: the syscalls saved are small beside the
-Effect scope, fiber and finalizers each side runs per connection.
+6,686 (Bun), 3,974 → 6,136 (Deno), pinned. Then three syscalls less per connection (\`accept4\`
+reports the peer's address; an accepted socket's own address is its listener's; an unbound
+client's is none) and no Effect per connection for a policy that decides at once (as
+\`Policy.sameUser\` does). Then the connect and accept paths became plain calls: \`connect\`
+builds an Effect only to fail or to wait while the listener's backlog is full, and the
+server's accept loop polls like a reader (no generator per accepted connection). Measured in
+one Node.js process with nothing to wait for: a client's scoped \`connect\` 47–61 → 27–30 µs,
+the server's accept of one connection 18–23 → 13 µs (the bare syscalls: 7 µs), the full
+connect–accept–close cycle with its waits 108–138 → 62–70 µs. In the bench (pinned, the
+previous full run against this one): 2,720 → 11,170 conn/s (Node.js), 7,514 → 13,789 (Bun),
+5,396 → 7,826 (Deno); another full run of this build gave 8,295, 8,478 and 7,159.
 
-**Variance.** This workload on Node.js is the least stable of the bench on this machine: the
-same build measured 2,720 to 7,423 conn/s pinned within one hour (this run 2,720; partial runs
-2,996, 3,345, 4,217, 7,423), the previous build 2,791 and 3,280 in the same hour (7,535 in its
-own full run), while C moved between 57k and 92k; compare this row only within a run.
+**Variance.** This workload is the least stable of the bench on this virtual machine, whose
+host takes CPU time from it (\`steal\` in /proc/stat grew by about 470 s during one 50-minute
+session): the same build has measured 2,720 to 7,423 conn/s (before these changes) and 8,295
+to 11,170 (after) on Node.js, while C moved between 57k and 92k; compare this row only within a
+run.
 
-**What would move it.** 0.5× C (about 20 µs per connection for both ends) needs an accept
-path without a fiber and a scope per connection on each side.`,
+**What would move it.** 0.5× C (about 35 µs per connection for both ends) needs a client
+whose connection is not an Effect scope with a finalizer, and a server that hands connections
+out without a stream pull per connection; what is left is Effect's cost per operation (about
+1 µs per \`Effect.gen\`, \`Effect.scoped\` or stream step in this machine's Node.js).`,
 
   "idle-memory": `**Why.** An idle connection served by \`serve\` holds, besides its socket: the
-fiber \`serve\` forks for it, the Stream pull it waits in and the Effect callback it is
-suspended on, an \`AsyncResource\` (effect captures one at each fiber suspension), a Watch, a
-SendQueue, a FrameDecoder and a ReceivedFds ledger. \`node:net\` holds a libuv handle and a
-\`Socket\`; Bun.listen a native socket and a small JS object.
+fiber \`serve\` forks for it (about 0.9 KiB of heap), the Effect callback it waits on (about
+0.7 KiB with \`handleMessages\`, 2.1 KiB for a suspended \`Stream.runForEach(messages)\`), and
+the connection itself (about 1 KiB: a Watch, a SendQueue, a FrameDecoder, a ledger for
+received descriptors, the peer's credentials), measured in one Node.js process by heap
+difference over 8,000 connections. Bun.listen holds a native socket and a small JS object.
 
 **Done.** \`messages\`, \`sink\`, \`close\`, \`end\` and \`detach\` are built on first use,
 and empty decoder buffers are shared: 6.8 → 6.0 KiB (Node.js), 7.8 → 6.9 (Bun), 11.9 → 10.5
-(Deno) per connection.
+(Deno) per connection. Then \`handleMessages\` became a loop of its own instead of a
+\`Stream.runForEach\` over \`messages\` (the bench's servers use it, as the README's do), and a
+connection makes its ledger's \`Set\`, its writable callback and its limits only when it needs
+them (one close callback serves all of a server's connections): heap per idle served connection
+4.5 → 2.7 KiB; in the bench, per connection from 0 to 10,000, 5.4 → 3.2 KiB (Node.js; 2.2 in
+another full run, against node:net's 2.5–2.7: how much the young generation has grown when the
+server is sampled decides the last KiB), 6.6 → 4.3 (Bun), 9.1 → 5.9 (Deno, level with
+Deno.listen's 5.9).
 
-**What would move it.** A reader that parks no fiber while its connection is idle (a
-callback-driven \`serve\` that starts a fiber only when a message arrives).`,
+**What would move it.** A \`serve\` that forks no fiber for an idle connection (a callback
+per connection that starts a fiber only when a message arrives).`,
 
   "message-memory": `**Why (Deno).** The SDK's server on Deno grows where Node.js and Bun stay flat:
 its heap after a full GC rose from 18.9 to 76.4 MB over 3,000,000 messages (about 20 bytes per
@@ -157,6 +175,14 @@ export const findings = `- **Deno missed wake-ups: fixed.** Deno 2.9.6 runs a th
   stack-capturing errors at close, one \`epoll_ctl\` per arming), idle memory −11% per
   connection (per-connection streams built on first use). A test sends frames from 0 bytes to
   1 MiB, cut by partial writes, with descriptors, and checks every byte.
+- **Short-lived connections and idle ones** (this run against the previous full run, pinned):
+  accept 2,720 → 11,170 conn/s (Node.js), 7,514 → 13,789 (Bun), 5,396 → 7,826 (Deno), from a
+  \`connect\` and an accept loop that build an Effect only to wait or fail; idle memory per
+  connection 5.4 → 3.2 KiB (Node.js), 6.6 → 4.3 (Bun), 9.1 → 5.9 (Deno), from a
+  \`handleMessages\` that is its own loop rather than a stream, and a connection that makes its
+  parts on first use. A new conformance test covers the path a \`connect\` takes while the
+  listener's backlog is full (it waits; bounded by a timeout it closes its socket and removes
+  its bound file).
 - **Deno: unbounded heap growth** under sustained load, from effect 4.1's AsyncResource per
   fiber suspension meeting a Deno \`runInAsyncScope\` leak (see the memory target above).
 - **Node.js under tsx pays for keepNames:** \`node --import tsx\` defines a name on every closure

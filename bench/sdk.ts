@@ -42,15 +42,17 @@ const ACK = new Uint8Array([107])
 // ---------------------------------------------------------------------------------------
 // Servers
 
+// Servers handle messages the way the README shows a daemon doing it: `serve`, and
+// `connection.handleMessages` per connection (clients pull `messages` as a stream).
+
 /** Echoes every message back (latency, concurrent). */
-const echo = (connection: Connection.Connection) =>
-  Stream.runForEach(connection.messages, (message) => connection.send(message.data))
+const echo = (connection: Connection.Connection) => connection.handleMessages((message) => connection.send(message.data))
 
 /** Closes every received descriptor and acknowledges every `batch` messages (throughput, fds). */
 const sink = (options: Options) => (connection: Connection.Connection) =>
   Effect.suspend(() => {
     let received = 0
-    return Stream.runForEach(connection.messages, (message) => {
+    return connection.handleMessages((message) => {
       for (const fd of message.fds) fd.close()
       return ++received % options.batch === 0 ? connection.send(ACK) : Effect.void
     })
@@ -65,7 +67,7 @@ const memoryServer = (options: Options): Program =>
     printReady()
     yield* server.serve((connection) => {
       accepted++
-      return Stream.runForEach(connection.messages, (message) => {
+      return connection.handleMessages((message) => {
         if (message.data[0] !== MEASURE_BYTE) {
           messages++
           return Effect.void

@@ -139,7 +139,9 @@ export interface Connection {
   readonly detach: Effect.Effect<Fd, Closed>
   /**
    * Runs `handler` for each message in turn; the message's descriptors that the handler did
-   * not close or take are closed when it returns.
+   * not close or take are closed when it returns. Ends when the peer closes cleanly. The
+   * lightest way for a server to handle a connection: no stream machinery per message, and a
+   * connection waiting for its next message holds less memory than a suspended `messages`.
    */
   readonly handleMessages: <E, R>(
     handler: (message: Message) => Effect.Effect<void, E, R>

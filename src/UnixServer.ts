@@ -26,7 +26,7 @@ import { bindAddress, type FileIdentity, removeIfOurs } from "./internal/bind.ts
 import { SocketConnection, socketAddress, UNNAMED } from "./internal/connection.ts"
 import { readPeer, SocketHandle } from "./internal/peer.ts"
 import { errorFromErrno } from "./internal/errno.ts"
-import { openSocket, typeName, waitReadable } from "./internal/open.ts"
+import { openSocket, pollReadable, typeName } from "./internal/open.ts"
 import * as Policy from "./Policy.ts"
 import { UnixDriver, type UnixDriverShape } from "./UnixDriver.ts"
 
@@ -254,40 +254,44 @@ class Server implements UnixServer {
   /** The peer address `accept4` reports for the connection being accepted. */
   readonly #peerAddress = new Uint8Array(110)
   readonly #peerAddressLength = new Int32Array(1)
+  /** The back-off while the process is out of descriptors, ms. */
+  #pause = 10
 
   readonly #pull: Effect.Effect<NonEmptyReadonlyArray<Connection>, Errors.UnixError | Cause.Done> = Effect.suspend(
-    () => {
-      const self = this
-      return Effect.gen(function*() {
-        const b = self.#driver.binding
-        const c = b.constants
-        let pause = 10
-        for (;;) {
-          if (self.#closed) return yield* Cause.done()
-          const fd = b.accept(self.fd, self.#peerAddress, self.#peerAddressLength)
-          if (fd < 0) {
-            const errno = -fd
-            if (errno === c.EAGAIN) {
-              yield* waitReadable(self.#watch)
-            } else if (errno === c.EMFILE || errno === c.ENFILE || errno === c.ENOBUFS || errno === c.ENOMEM) {
-              // Out of descriptors: back off (no busy loop) and try again once some are freed.
-              yield* Effect.sleep(pause)
-              pause = Math.min(pause * 2, 1000)
-            } else if (errno !== c.EINTR && !transientAcceptErrors.has(b.errname(errno))) {
-              return yield* Effect.fail(errorFromErrno(b, errno, "accept4", self.address.text))
-            }
-            continue
-          }
-          pause = 10
-          const length = self.#peerAddressLength[0]!
-          const remote = length === 0 ? UNNAMED : Address.fromBytes(self.#peerAddress.slice(0, length))
-          const admitted = self.#admit(fd, remote)
-          const connection = admitted === undefined || admitted instanceof SocketConnection ? admitted : yield* admitted
-          if (connection !== undefined) return [connection] as const
-        }
-      })
-    }
+    () => pollReadable(this.#watch, () => this.#acceptNow())
   )
+
+  /**
+   * Accepts until a peer is admitted (its connection, or the Effect of an asynchronous
+   * policy), or gives undefined when the backlog is empty: wait for the listener to be readable.
+   */
+  #acceptNow(): Effect.Effect<NonEmptyReadonlyArray<Connection>, Errors.UnixError | Cause.Done> | undefined {
+    const b = this.#driver.binding
+    const c = b.constants
+    for (;;) {
+      if (this.#closed) return Cause.done()
+      const fd = b.accept(this.fd, this.#peerAddress, this.#peerAddressLength)
+      if (fd < 0) {
+        const errno = -fd
+        if (errno === c.EAGAIN) return undefined
+        if (errno === c.EMFILE || errno === c.ENFILE || errno === c.ENOBUFS || errno === c.ENOMEM) {
+          // Out of descriptors: back off (no busy loop) and try again once some are freed.
+          const pause = this.#pause
+          this.#pause = Math.min(pause * 2, 1000)
+          return Effect.andThen(Effect.sleep(pause), this.#pull)
+        }
+        if (errno === c.EINTR || transientAcceptErrors.has(b.errname(errno))) continue
+        return Effect.fail(errorFromErrno(b, errno, "accept4", this.address.text))
+      }
+      this.#pause = 10
+      const length = this.#peerAddressLength[0]!
+      const remote = length === 0 ? UNNAMED : Address.fromBytes(this.#peerAddress.slice(0, length))
+      const admitted = this.#admit(fd, remote)
+      if (admitted === undefined) continue
+      if (admitted instanceof SocketConnection) return Effect.succeed([admitted] as const)
+      return Effect.flatMap(admitted, (connection) => connection === undefined ? this.#pull : Effect.succeed([connection] as const))
+    }
+  }
 
   /**
    * Checks the peer before reading anything; gives the connection, or undefined if refused
@@ -327,12 +331,16 @@ class Server implements UnixServer {
       framing: this.#options.framing,
       limits: this.#options.limits,
       passCredentials: this.#options.passCredentials,
-      onClose: () => this.#open.delete(connection),
+      onClose: this.#forget,
       localAddress: this.address, // an accepted socket's own address is its listener's
       remoteAddress: remote
     })
     this.#open.add(connection)
     return connection
+  }
+
+  readonly #forget = (connection: SocketConnection): void => {
+    this.#open.delete(connection)
   }
 
   /** Counts a refused peer and tells `onRejected`, if any. */

@@ -18,7 +18,7 @@ import { bindAddress, type FileIdentity, removeIfOurs } from "./internal/bind.ts
 import { SocketConnection, UNNAMED } from "./internal/connection.ts"
 import { readPeer, SocketHandle } from "./internal/peer.ts"
 import { errorFromErrno } from "./internal/errno.ts"
-import { connectWithRetry, openSocket, typeName, typeNumber } from "./internal/open.ts"
+import { connectNow, openSocket, typeName, typeNumber } from "./internal/open.ts"
 import { UnixDriver, type UnixDriverShape } from "./UnixDriver.ts"
 
 /**
@@ -63,51 +63,67 @@ export const connect = (
   options: ConnectOptions
 ): Effect.Effect<Connection, Errors.AddressError, UnixDriver | Scope.Scope> =>
   Effect.acquireRelease(
-    UnixDriver.use((driver) =>
-      Effect.gen(function*() {
-        const address = yield* Effect.fromResult(Address.parse(options.address))
-        if (address.kind === "unnamed") {
-          return yield* new Errors.AddressNotFound({ message: "connect: an empty address names no socket" })
-        }
-        const clientAddress = options.bind === undefined ? undefined : yield* Effect.fromResult(Address.parse(options.bind))
-        const type = options.type ?? "stream"
-        const fd = openSocket(driver, type)
-        if (typeof fd !== "number") return yield* Effect.fail(fd)
-        let bound: FileIdentity | undefined
-        const unbind = () => {
-          if (clientAddress !== undefined) removeIfOurs(driver, clientAddress, bound)
-        }
-        return yield* Effect.gen(function*() {
-          if (clientAddress !== undefined) {
-            const result = bindAddress(driver, fd, type, clientAddress, options.bindMode ?? 0o700, options.trustDirectory)
-            if (result !== undefined && "_tag" in result) return yield* Effect.fail(result)
-            bound = result
-          }
-          yield* connectWithRetry(driver, fd, address)
-          // Our own address is known: the one bound, or none (connect does not autobind).
-          return yield* makeConnection(driver, fd, type, { ...options, onClose: unbind, localAddress: clientAddress ?? UNNAMED })
-        }).pipe(Effect.onError(() =>
-          Effect.sync(() => {
-            driver.binding.close(fd)
-            unbind()
-          })
-        ))
-      })
-    ) as Effect.Effect<Connection, Errors.AddressError, UnixDriver>,
+    UnixDriver.use((driver) => Effect.suspend(() => open(driver, options))) as Effect.Effect<Connection, Errors.AddressError, UnixDriver>,
     release,
     { interruptible: true }
   )
+
+/**
+ * The steps of `connect` as plain calls: an Effect is built only to fail, or to wait while the
+ * listener's backlog is full (connecting is most of the cost of a short-lived connection).
+ */
+const open = (driver: UnixDriverShape, options: ConnectOptions): Effect.Effect<Connection, Errors.UnixError> => {
+  const parsed = Address.parse(options.address)
+  if (parsed._tag === "Failure") return Effect.fail(parsed.failure)
+  const address = parsed.success
+  if (address.kind === "unnamed") {
+    return Effect.fail(new Errors.AddressNotFound({ message: "connect: an empty address names no socket" }))
+  }
+  const bind = options.bind === undefined ? undefined : Address.parse(options.bind)
+  if (bind?._tag === "Failure") return Effect.fail(bind.failure)
+  const clientAddress = bind?.success
+  const type = options.type ?? "stream"
+  const fd = openSocket(driver, type)
+  if (typeof fd !== "number") return Effect.fail(fd)
+  let bound: FileIdentity | undefined
+  const unbind = clientAddress === undefined ? undefined : () => removeIfOurs(driver, clientAddress, bound)
+  const closeSocket = () => {
+    driver.binding.close(fd)
+    unbind?.()
+  }
+  const abandon = (error: Errors.UnixError) => {
+    closeSocket()
+    return Effect.fail(error)
+  }
+  if (clientAddress !== undefined) {
+    const result = bindAddress(driver, fd, type, clientAddress, options.bindMode ?? 0o700, options.trustDirectory)
+    if (result !== undefined && "_tag" in result) return abandon(result)
+    bound = result
+  }
+  // Our own address is known: the one bound, or none (connect does not autobind).
+  const connectionOptions = { ...options, onClose: unbind, localAddress: clientAddress ?? UNNAMED }
+  const connected = () => {
+    const connection = makeConnection(driver, fd, type, connectionOptions)
+    return "_tag" in connection ? abandon(connection) : Effect.succeed(connection)
+  }
+  const waiting = connectNow(driver, fd, address)
+  if (waiting === undefined) return connected()
+  return waiting.pipe(
+    Effect.matchEffect({ onFailure: abandon, onSuccess: connected }),
+    Effect.onInterrupt(() => Effect.sync(closeSocket))
+  )
+}
 
 const makeConnection = (
   driver: UnixDriverShape,
   fd: number,
   type: SocketType,
   options: ConstructorParameters<typeof SocketConnection>[4]
-): Effect.Effect<Connection, Errors.UnixError> => {
+): Connection | Errors.UnixError => {
   const socket = new SocketHandle(fd)
   const peer = readPeer(driver, socket)
-  if ("_tag" in peer) return Effect.fail(peer)
-  return Effect.succeed(new SocketConnection(driver, socket, type, peer, options))
+  if ("_tag" in peer) return peer
+  return new SocketConnection(driver, socket, type, peer, options)
 }
 
 /**

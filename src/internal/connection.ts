@@ -57,7 +57,7 @@ export class SocketConnection implements Connection {
   readonly #decoder: FrameDecoder | undefined
   readonly #received: ReceivedFds
   readonly #queue: SendQueue
-  readonly #onClose: (() => void) | undefined
+  readonly #onClose: ((connection: SocketConnection) => void) | undefined
   readonly #ready = new ReadyQueue<Message>()
   #terminal: Terminal | undefined
   #closed = false
@@ -70,7 +70,8 @@ export class SocketConnection implements Connection {
     type: SocketType,
     peer: PeerCredentials,
     options: ConnectionOptions & {
-      readonly onClose?: () => void
+      /** Called once when the connection closes or is detached (one callback can serve many connections). */
+      readonly onClose?: ((connection: SocketConnection) => void) | undefined
       /** The addresses when the caller knows them already (no `getsockname`/`getpeername`). */
       readonly localAddress?: Address.Address | undefined
       readonly remoteAddress?: Address.Address | undefined
@@ -83,7 +84,9 @@ export class SocketConnection implements Connection {
     this.type = type
     this.peer = peer
     this.framing = type === "stream" ? options.framing ?? "length-prefixed" : "raw"
-    this.#limits = { ...defaultLimits, ...definedOnly(options.limits) } as typeof defaultLimits
+    this.#limits = options.limits === undefined
+      ? defaultLimits // shared: most connections take the defaults
+      : { ...defaultLimits, ...definedOnly(options.limits) } as typeof defaultLimits
     this.#decoder = this.framing === "length-prefixed" && type === "stream"
       ? new FrameDecoder(this.#limits.maxMessageBytes)
       : undefined
@@ -122,17 +125,32 @@ export class SocketConnection implements Connection {
   // ---------------------------------------------------------------------------------------
   // Reading
 
-  /** What a pull returns now (one message), or undefined when it must wait for the socket. */
+  /** What a pull of `messages` returns now (one message), or undefined when it must wait for the socket. */
   #poll(): Effect.Effect<NonEmptyReadonlyArray<Message>, Errors.ConnectionError | Cause.Done> | undefined {
+    const message = this.#take()
+    return message !== undefined ? Effect.succeed([message] as const) : this.#ending(Cause.done())
+  }
+
+  /** The next message for `handleMessages` (undefined at the end of stream), or undefined when it must wait. */
+  #pollOne(): Effect.Effect<Message | undefined, Errors.ConnectionError> | undefined {
+    const message = this.#take()
+    return message !== undefined ? Effect.succeed(message) : this.#ending(END_OF_STREAM)
+  }
+
+  /** The oldest message read and not handed out, reading first if none is. */
+  #take(): Message | undefined {
     if (this.#ready.size === 0 && this.#terminal === undefined) {
       if (this.#closed) this.#terminal = "closed"
       else this.#drain()
     }
-    const message = this.#ready.take()
-    if (message !== undefined) return Effect.succeed([message] as const)
+    return this.#ready.take()
+  }
+
+  /** With no message to hand out: `eof` at the end of stream, the error that ended reading, or undefined (wait). */
+  #ending<A>(eof: A): A | Effect.Effect<never, Errors.ConnectionError> | undefined {
     const terminal = this.#terminal
     if (terminal === undefined) return undefined
-    if (terminal === "eof") return Cause.done()
+    if (terminal === "eof") return eof
     return Effect.fail(terminal === "closed" ? (this.#terminal = closedError("recvmsg")) : terminal)
   }
 
@@ -313,17 +331,29 @@ export class SocketConnection implements Connection {
     this.#ready.clear() // their descriptors are among the unclaimed ones
     this.#received.closeAll()
     this.#driver.reactor.release()
-    this.#onClose?.()
+    this.#onClose?.(this)
   }
 
+  /**
+   * A loop of its own rather than `Stream.runForEach(messages)`: per message one poll and one
+   * continuation, and while it waits one parked callback (a server's idle connections hold
+   * less than half the memory a suspended stream holds).
+   */
   handleMessages = <E, R>(
     handler: (message: Message) => Effect.Effect<void, E, R>
-  ): Effect.Effect<void, Errors.ConnectionError | E, R> =>
-    Stream.runForEach(this.messages, (message) =>
-      message.fds.length === 0
-        ? handler(message)
-        : Effect.ensuring(handler(message), Effect.sync(() => message.fds.forEach((fd) => fd.close()))))
+  ): Effect.Effect<void, Errors.ConnectionError | E, R> => {
+    const next = pollReadable(this.#watch, () => this.#pollOne())
+    const loop: Effect.Effect<void, Errors.ConnectionError | E, R> = Effect.flatMap(next, (message) => {
+      if (message === undefined) return Effect.void
+      const handled = message.fds.length === 0 ? handler(message) : Effect.ensuring(handler(message), closeAll(message.fds))
+      return Effect.flatMap(handled, () => loop)
+    })
+    return loop
+  }
 }
+
+const END_OF_STREAM = Effect.succeed(undefined)
+const closeAll = (fds: ReadonlyArray<Fd>) => Effect.sync(() => fds.forEach((fd) => fd.close()))
 
 const closedError = (syscall: string) => new Errors.Closed({ message: `${syscall}: the connection is closed`, syscall })
 const closedOnSend = () => closedError("sendmsg")

@@ -28,13 +28,6 @@ export const openSocket = (driver: UnixDriverShape, type: AnySocketType): number
   return fd < 0 ? errorFromErrno(driver.binding, -fd, "socket") : fd
 }
 
-/** Waits until `watch` reports readable (or hang-up, error, close). */
-export const waitReadable = (watch: Watch): Effect.Effect<void> =>
-  Effect.callback<void>((resume) => {
-    watch.whenReadable(() => resume(Effect.void))
-    return Effect.sync(() => watch.cancelReadable())
-  })
-
 /**
  * Runs `poll` now and, while it answers "not yet" (undefined), waits for `watch` to report
  * readable and polls again: the pull-based read of every socket (nothing is armed unless
@@ -56,28 +49,36 @@ export const pollReadable = <A, E>(watch: Watch, poll: () => Effect.Effect<A, E>
   })
 
 /**
- * `connect`, retried while the listener's backlog is full (EAGAIN on a non-blocking AF_UNIX
+ * `connect`: undefined when it succeeded at once (the usual case: no Effect to run), else the
+ * Effect that retries while the listener's backlog is full (EAGAIN on a non-blocking AF_UNIX
  * connect does not progress by itself, so it is retried with a growing pause, as long as the
- * caller waits: bound it with `Effect.timeout`).
+ * caller waits: bound it with `Effect.timeout`) or fails.
  */
-export const connectWithRetry = (
+export const connectNow = (
   driver: UnixDriverShape,
   fd: number,
   address: Address.Address
-): Effect.Effect<void, Errors.UnixError> =>
-  Effect.gen(function*() {
-    const c = driver.binding.constants
+): Effect.Effect<void, Errors.UnixError> | undefined => {
+  const EAGAIN = -driver.binding.constants.EAGAIN
+  const failure = (result: number) => Effect.fail(errorFromErrno(driver.binding, -result, "connect", address.text))
+  const result = tryConnect(driver, fd, address)
+  if (result === 0) return undefined
+  if (result !== EAGAIN) return failure(result)
+  return Effect.gen(function*() {
     let pause = 1
     for (;;) {
-      const result = driver.binding.connect(fd, address.bytes)
-      if (result === 0) return
-      const errno = -result
-      if (errno === c.EINTR) continue
-      if (errno === c.EAGAIN) {
-        yield* Effect.sleep(pause)
-        pause = Math.min(pause * 2, 100)
-        continue
-      }
-      return yield* Effect.fail(errorFromErrno(driver.binding, errno, "connect", address.text))
+      yield* Effect.sleep(pause)
+      pause = Math.min(pause * 2, 100)
+      const again = tryConnect(driver, fd, address)
+      if (again === 0) return
+      if (again !== EAGAIN) return yield* failure(again)
     }
   })
+}
+
+/** One `connect` (restarted after a signal) → 0 or -errno. */
+const tryConnect = (driver: UnixDriverShape, fd: number, address: Address.Address): number => {
+  let result = driver.binding.connect(fd, address.bytes)
+  while (result === -driver.binding.constants.EINTR) result = driver.binding.connect(fd, address.bytes)
+  return result
+}

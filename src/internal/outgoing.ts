@@ -222,7 +222,7 @@ export class SendQueue {
 
   #wait(head: SendEntry): void {
     if (head.address === null) {
-      this.#watch.whenWritable(this.#flush)
+      this.#watch.whenWritable(this.#onWritable ??= () => this.#flush())
       return
     }
     this.#timer = setTimeout(() => {
@@ -232,7 +232,10 @@ export class SendQueue {
     this.#pause = Math.min(this.#pause * 2, LAST_RETRY_MS)
   }
 
-  readonly #flush = (): void => {
+  /** The writable callback, made the first time a send has to wait. */
+  #onWritable: (() => void) | undefined
+
+  #flush(): void {
     while (this.#entries.length > 0 && this.#failure === undefined) {
       const head = this.#entries[0]!
       const attempt = this.#attempt(head)

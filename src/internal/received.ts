@@ -12,7 +12,8 @@ const NO_FDS: ReadonlyArray<Fd> = Object.freeze([])
 
 export class ReceivedFds implements FdOwner {
   readonly #driver: UnixDriverShape
-  readonly #unclaimed = new Set<Fd>()
+  /** Made with the first descriptor: most connections never receive one. */
+  #unclaimed: Set<Fd> | undefined
 
   constructor(driver: UnixDriverShape) {
     this.#driver = driver
@@ -20,22 +21,23 @@ export class ReceivedFds implements FdOwner {
 
   /** How many received descriptors are neither closed nor taken. */
   get size(): number {
-    return this.#unclaimed.size
+    return this.#unclaimed?.size ?? 0
   }
 
   /** FdOwner: a received descriptor was closed or taken by the consumer. */
   release(fd: Fd): void {
-    this.#unclaimed.delete(fd)
+    this.#unclaimed?.delete(fd)
   }
 
   /** Wraps received numbers (-1 entries are skipped) as `Fd`s this ledger keeps track of. */
   own(numbers: ReadonlyArray<number>): ReadonlyArray<Fd> {
     if (numbers.length === 0) return NO_FDS
     const owned: Array<Fd> = []
+    const unclaimed = this.#unclaimed ??= new Set()
     for (const n of numbers) {
       if (n < 0) continue
       const fd = new Fd(n, this.#driver, this)
-      this.#unclaimed.add(fd)
+      unclaimed.add(fd)
       owned.push(fd)
     }
     return owned
@@ -48,6 +50,6 @@ export class ReceivedFds implements FdOwner {
 
   /** Closes every descriptor still unclaimed. */
   closeAll(): void {
-    for (const fd of [...this.#unclaimed]) fd.close()
+    if (this.#unclaimed !== undefined) for (const fd of [...this.#unclaimed]) fd.close()
   }
 }

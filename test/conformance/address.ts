@@ -1,4 +1,4 @@
-import { Effect, Stream } from "effect"
+import { Duration, Effect, Fiber, Option, Stream } from "effect"
 import { execFileSync } from "node:child_process"
 import * as fs from "node:fs"
 import { expect } from "./expect.ts"
@@ -99,6 +99,30 @@ describe("addresses", () => {
       staleSocket(`${dir}/dead.sock`)
       const dead = yield* Effect.flip(UnixSocket.connect({ address: `${dir}/dead.sock` }))
       expect(dead._tag).toBe("ConnectionRefused")
+    })))
+
+  it("while the listener's backlog is full, connect waits: bounded by a timeout it gives up and leaves nothing behind; otherwise it completes once the server accepts", () =>
+    runCountingFds(Effect.gen(function*() {
+      const dir = tempDir()
+      const server = yield* UnixServer.listen({ address: `${dir}/full.sock`, backlog: 1 })
+      const connect = (bind?: string) =>
+        UnixSocket.connect({ address: server.address.text, bind }).pipe(Effect.timeoutOption(Duration.millis(200)))
+      // Nobody accepts: the kernel queues a few connections, then connect cannot complete.
+      let queued = 0
+      while (Option.isSome(yield* connect())) queued++
+      expect(queued).toBeGreaterThan(0)
+      expect(queued).toBeLessThan(10)
+      // A client bound to a path gives up the same way, and its socket file goes with it.
+      expect(Option.isNone(yield* connect(`${dir}/waiting.sock`))).toBe(true)
+      expect(fs.existsSync(`${dir}/waiting.sock`)).toBe(false)
+      // A connect left waiting completes as soon as the server takes one connection.
+      const waiting = yield* Effect.forkChild(UnixSocket.connect({ address: server.address.text }))
+      yield* server.connections.pipe(Stream.take(1), Stream.runDrain)
+      const connection = yield* Fiber.join(waiting)
+      yield* connection.send("through")
+      const received = yield* server.connections.pipe(Stream.take(queued), Stream.runCollect) // the rest of the queue, then it
+      const last = received[received.length - 1]!
+      expect(Message.text((yield* last.messages.pipe(Stream.take(1), Stream.runCollect))[0]!)).toBe("through")
     })))
 
   it("a client bound to a path (cli_conn) shows the server that path, owner-only, and removes it when it closes", () =>
