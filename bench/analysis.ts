@@ -18,9 +18,8 @@ export const diagnoses: Record<TargetId, string> = {
    reactor is a libuv poll handle per socket on Node's own loop (below).
 2. *The runtime boundary and Effect.* The profile of the SDK round trip is flat: Effect's fiber
    run loop (resuming the reader through \`Effect.callback\`, the echo's \`handleMessages\`
-   loop, an \`AsyncResource\` per suspension in effect 4.1; the bench's
-   client pulls with \`Stream.toPull\`, which adds a semaphore and a context switch of the
-   fiber per pull), megamorphic property loads, and the syscalls (each costs 1–1.5 µs on this
+   loop, the client's \`receive\`, an \`AsyncResource\` per suspension in effect 4.1),
+   megamorphic property loads, and the syscalls (each costs 1–1.5 µs on this
    virtual machine). No single item is above a few percent. Measured in one process with the
    data already waiting (no wake-up at all), a \`send\` plus a pull costs about 12 µs where the
    same syscalls cost about 4 µs.
@@ -49,12 +48,16 @@ previous read in the same turn found it empty) made the round trip slower — wi
 one core the reply has usually arrived by then (the sender is preempted by the woken peer),
 and waiting costs a loop turn where the read would have found it.
 
-The bench's echo server now reads with \`connection.handleMessages\` (a loop of its own: one poll
-and one continuation per message, no stream pull); the client still pulls \`messages\`.
+Then the bench's echo server reads with \`connection.handleMessages\` (a loop of its own: one
+poll and one continuation per message, no stream pull), and its client with the new
+\`connection.receive\` (one message, no stream to run; it used \`Stream.toPull\` over
+\`messages\`, which adds a semaphore per pull). Alternating partial runs, pinned: Bun 50.2 and
+50.2 µs → 34.7 and 36.5 µs; Node.js 30.4 and 34.1 µs → 28.6 and 38.4 µs (within the noise;
+node:net 21.4–29.6 µs in the same runs).
 
-**What would move it.** A client-side reader that hands messages over without a Stream pull and
-a fiber suspension per message (Effect's per-message overhead is now the larger part in
-Node.js), and in Bun and Deno a way to be woken by the runtime's own loop.`,
+**What would move it.** Fewer Effect steps per message on both ends (a fiber suspension and
+resumption per message is now the larger part in Node.js), and in Bun and Deno a way to be
+woken by the runtime's own loop.`,
 
   "throughput": `**Why.** With 64 KiB messages the SDK does what C does plus: an Effect \`send\`
 per message (and, when the socket buffer is full, which is every few messages, a wait for
@@ -107,13 +110,14 @@ server's accept loop polls like a reader (no generator per accepted connection).
 one Node.js process with nothing to wait for: a client's scoped \`connect\` 47–61 → 27–30 µs,
 the server's accept of one connection 18–23 → 13 µs (the bare syscalls: 7 µs), the full
 connect–accept–close cycle with its waits 108–138 → 62–70 µs. In the bench (pinned, the
-previous full run against this one): 2,720 → 11,170 conn/s (Node.js), 7,514 → 13,789 (Bun),
-5,396 → 7,826 (Deno); another full run of this build gave 8,295, 8,478 and 7,159.
+previous full run against this one): 2,720 → 12,772 conn/s (Node.js), 7,514 → 14,860 (Bun),
+5,396 → 12,764 (Deno); two other full runs with these changes gave 8,295 and 11,170 (Node.js),
+8,478 and 13,789 (Bun), 7,159 and 7,826 (Deno).
 
 **Variance.** This workload is the least stable of the bench on this virtual machine, whose
 host takes CPU time from it (\`steal\` in /proc/stat grew by about 470 s during one 50-minute
 session): the same build has measured 2,720 to 7,423 conn/s (before these changes) and 8,295
-to 11,170 (after) on Node.js, while C moved between 57k and 92k; compare this row only within a
+to 12,772 (after) on Node.js, while C moved between 57k and 92k; compare this row only within a
 run.
 
 **What would move it.** 0.5× C (about 35 µs per connection for both ends) needs a client
@@ -134,10 +138,10 @@ and empty decoder buffers are shared: 6.8 → 6.0 KiB (Node.js), 7.8 → 6.9 (Bu
 \`Stream.runForEach\` over \`messages\` (the bench's servers use it, as the README's do), and a
 connection makes its ledger's \`Set\`, its writable callback and its limits only when it needs
 them (one close callback serves all of a server's connections): heap per idle served connection
-4.5 → 2.7 KiB; in the bench, per connection from 0 to 10,000, 5.4 → 3.2 KiB (Node.js; 2.2 in
-another full run, against node:net's 2.5–2.7: how much the young generation has grown when the
-server is sampled decides the last KiB), 6.6 → 4.3 (Bun), 9.1 → 5.9 (Deno, level with
-Deno.listen's 5.9).
+4.5 → 2.7 KiB; in the bench, per connection from 0 to 10,000, 5.4 → 2.8 KiB (Node.js; 2.2 and 3.2
+in two other full runs, against node:net's 2.5–2.7: how far the young generation has grown when
+the server is sampled decides the last KiB), 6.6 → 4.1 (Bun), 9.1 → 5.7 (Deno, below
+Deno.listen's 6.0).
 
 **What would move it.** A \`serve\` that forks no fiber for an idle connection (a callback
 per connection that starts a fiber only when a message arrives).`,
@@ -176,9 +180,9 @@ export const findings = `- **Deno missed wake-ups: fixed.** Deno 2.9.6 runs a th
   connection (per-connection streams built on first use). A test sends frames from 0 bytes to
   1 MiB, cut by partial writes, with descriptors, and checks every byte.
 - **Short-lived connections and idle ones** (this run against the previous full run, pinned):
-  accept 2,720 → 11,170 conn/s (Node.js), 7,514 → 13,789 (Bun), 5,396 → 7,826 (Deno), from a
+  accept 2,720 → 12,772 conn/s (Node.js), 7,514 → 14,860 (Bun), 5,396 → 12,764 (Deno), from a
   \`connect\` and an accept loop that build an Effect only to wait or fail; idle memory per
-  connection 5.4 → 3.2 KiB (Node.js), 6.6 → 4.3 (Bun), 9.1 → 5.9 (Deno), from a
+  connection 5.4 → 2.8 KiB (Node.js), 6.6 → 4.1 (Bun), 9.1 → 5.7 (Deno), from a
   \`handleMessages\` that is its own loop rather than a stream, and a connection that makes its
   parts on first use. A new conformance test covers the path a \`connect\` takes while the
   listener's backlog is full (it waits; bounded by a timeout it closes its socket and removes

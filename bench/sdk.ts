@@ -43,7 +43,7 @@ const ACK = new Uint8Array([107])
 // Servers
 
 // Servers handle messages the way the README shows a daemon doing it: `serve`, and
-// `connection.handleMessages` per connection (clients pull `messages` as a stream).
+// `connection.handleMessages` per connection; clients read each reply with `receive`.
 
 /** Echoes every message back (latency, concurrent). */
 const echo = (connection: Connection.Connection) => connection.handleMessages((message) => connection.send(message.data))
@@ -109,7 +109,6 @@ const server = (options: Options): Program => {
 const oneConnection = (options: Options): Program =>
   Effect.gen(function*() {
     const connection = yield* UnixSocket.connect({ address: options.address, type: options.type })
-    const pull = yield* Stream.toPull(connection.messages)
     const fds = options.workload === "fds" ? yield* Effect.forEach(range(options.fds), () => Fd.open("/dev/null")) : []
     const message = { data: new Uint8Array(options.size), fds }
     const repeats = new Repeats(options)
@@ -117,12 +116,12 @@ const oneConnection = (options: Options): Program =>
     if (options.workload === "latency") {
       do {
         yield* connection.send(message.data)
-        yield* pull
+        yield* connection.receive
       } while (repeats.record(1))
     } else {
       do {
         for (let i = 0; i < options.batch; i++) yield* connection.send(message)
-        yield* pull
+        yield* connection.receive
       } while (repeats.record(options.batch))
     }
     finish({ repeats: repeats.results })
@@ -133,7 +132,7 @@ const acceptClient = (options: Options): Program =>
   Effect.gen(function*() {
     const repeats = new Repeats(options)
     const cycle = Effect.scoped(
-      Effect.flatMap(UnixSocket.connect({ address: options.address }), (connection) => Stream.runDrain(connection.messages))
+      Effect.flatMap(UnixSocket.connect({ address: options.address }), (connection) => connection.handleMessages(() => Effect.void))
     )
     const worker = Effect.gen(function*() {
       do yield* cycle
@@ -152,11 +151,10 @@ const concurrentClient = (options: Options): Program =>
     const repeats = new Repeats(options, true)
     const worker = (connection: Connection.Connection) =>
       Effect.gen(function*() {
-        const pull = yield* Stream.toPull(connection.messages)
         for (;;) {
           const sent = performance.now()
           yield* connection.send(payload)
-          yield* pull
+          yield* connection.receive
           repeats.latency((performance.now() - sent) * 1000)
           if (!repeats.record(1)) return
         }
@@ -170,11 +168,10 @@ const concurrentClient = (options: Options): Program =>
 const memoryClient = (options: Options): Program =>
   Effect.gen(function*() {
     const control = yield* UnixSocket.connect({ address: options.address })
-    const replies = yield* Stream.toPull(control.messages)
     const measure = (conns: number, messages: number, at: number) =>
       Effect.gen(function*() {
         yield* control.send(measurementRequest(conns, messages))
-        yield* replies
+        yield* control.receive
         yield* Effect.promise(() => sample(at))
       })
     if (options.workload === "idle") {

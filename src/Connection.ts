@@ -5,7 +5,8 @@
  * claimed yet; `close` (or the scope that opened it) releases all of them. Its identity,
  * `peer`, is read from the kernel (`SO_PEERCRED`) when it is made, before anything is read.
  *
- * Reading is pull-based: nothing is read from the socket until `messages` is pulled. A
+ * Reading is pull-based: nothing is read from the socket until `messages` is pulled (or
+ * `receive` or `handleMessages` runs). A
  * consumer that stops pulling leaves data in the kernel's buffers, the sender's buffers fill,
  * and its `send` suspends: backpressure end to end. `messages` ends on a clean end of stream
  * and fails with a typed error otherwise (a peer that vanished mid-frame gives
@@ -25,7 +26,7 @@
  *
  * @since 0.1.0
  */
-import type { Effect, Sink, Stream } from "effect"
+import type { Cause, Effect, Sink, Stream } from "effect"
 import type * as Address from "./Address.ts"
 import type { PeerCredentials } from "./Credentials.ts"
 import type { Closed, ConnectionError } from "./Errors.ts"
@@ -119,6 +120,13 @@ export interface Connection {
    * consumer that stops early (`Stream.take`) leaves the messages already read for the next.
    */
   readonly messages: Stream.Stream<Message, ConnectionError>
+  /**
+   * Receives one message, waiting for one if none has arrived: a request–reply client's read,
+   * with no stream to run. At a clean end of stream it fails with `Cause.Done` (as a stream's
+   * pull does; `Cause.isDone` tells it apart). It shares its queue with `messages`: one reader
+   * at a time, either way.
+   */
+  readonly receive: Effect.Effect<Message, ConnectionError | Cause.Done>
   /**
    * Sends one message; resolves when the kernel holds all of it. The data is not copied (a
    * large payload goes to `sendmsg` as it is): leave it unchanged until `send` resolves.

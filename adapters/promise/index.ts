@@ -22,7 +22,7 @@
  *
  * @since 0.1.0
  */
-import { Effect, Exit, type Layer, Scope, Stream } from "effect"
+import { Cause, Effect, Exit, type Layer, Scope, Stream } from "effect"
 import type * as Address from "../../src/Address.ts"
 import type * as ConnectionModule from "../../src/Connection.ts"
 import type { Credentials } from "../../src/Credentials.ts"
@@ -91,6 +91,11 @@ export interface Connection extends AsyncIterable<Message>, AsyncDisposable {
   readonly remoteAddress: Address.Address
   /** How many received descriptors are held neither closed nor taken. */
   readonly unclaimedFds: number
+  /**
+   * Receives one message, waiting for one if none has arrived; undefined at a clean end of
+   * stream. One reader at a time (this, iteration or `handleMessages`).
+   */
+  readonly receive: () => Promise<Message | undefined>
   /** Sends one message; resolves once the kernel holds all of it (descriptors are borrowed). */
   readonly send: (message: Outgoing) => Promise<void>
   /** Shuts down the write side once queued sends are out. */
@@ -163,6 +168,7 @@ const wrapConnection = (connection: ConnectionModule.Connection, close: () => Pr
     get unclaimedFds() {
       return connection.unclaimedFds
     },
+    receive: () => run(Effect.catchIf(connection.receive, Cause.isDone, () => Effect.succeed(undefined))),
     send: (message) => run(connection.send(message)),
     end: () => run(connection.end),
     close,

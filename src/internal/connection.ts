@@ -105,9 +105,14 @@ export class SocketConnection implements Connection {
   // Built on first use: an idle connection a server holds should cost as little as possible.
   #messages: Stream.Stream<Message, Errors.ConnectionError> | undefined
   #sink: Sink.Sink<void, Outgoing, never, Errors.ConnectionError> | undefined
+  #receive: Effect.Effect<Message, Errors.ConnectionError | Cause.Done> | undefined
 
   get messages(): Stream.Stream<Message, Errors.ConnectionError> {
     return this.#messages ??= Stream.fromPull(Effect.succeed(pollReadable(this.#watch, () => this.#poll())))
+  }
+
+  get receive(): Effect.Effect<Message, Errors.ConnectionError | Cause.Done> {
+    return this.#receive ??= pollReadable<Message, Errors.ConnectionError | Cause.Done>(this.#watch, () => this.#pollOne(Cause.done()))
   }
 
   get sink(): Sink.Sink<void, Outgoing, never, Errors.ConnectionError> {
@@ -131,10 +136,13 @@ export class SocketConnection implements Connection {
     return message !== undefined ? Effect.succeed([message] as const) : this.#ending(Cause.done())
   }
 
-  /** The next message for `handleMessages` (undefined at the end of stream), or undefined when it must wait. */
-  #pollOne(): Effect.Effect<Message | undefined, Errors.ConnectionError> | undefined {
+  /**
+   * The next message for `receive` and `handleMessages`, or `eof` at the end of stream, or
+   * undefined when it must wait.
+   */
+  #pollOne<End>(eof: End): Effect.Effect<Message, Errors.ConnectionError> | End | undefined {
     const message = this.#take()
-    return message !== undefined ? Effect.succeed(message) : this.#ending(END_OF_STREAM)
+    return message !== undefined ? Effect.succeed(message) : this.#ending(eof)
   }
 
   /** The oldest message read and not handed out, reading first if none is. */
@@ -342,7 +350,7 @@ export class SocketConnection implements Connection {
   handleMessages = <E, R>(
     handler: (message: Message) => Effect.Effect<void, E, R>
   ): Effect.Effect<void, Errors.ConnectionError | E, R> => {
-    const next = pollReadable(this.#watch, () => this.#pollOne())
+    const next = pollReadable(this.#watch, () => this.#pollOne(END_OF_STREAM))
     const loop: Effect.Effect<void, Errors.ConnectionError | E, R> = Effect.flatMap(next, (message) => {
       if (message === undefined) return Effect.void
       const handled = message.fds.length === 0 ? handler(message) : Effect.ensuring(handler(message), closeAll(message.fds))

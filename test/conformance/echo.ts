@@ -1,4 +1,4 @@
-import { Effect, Stream } from "effect"
+import { Cause, Effect, Fiber, Stream } from "effect"
 import { expect } from "./expect.ts"
 import { describe, it } from "./harness.ts"
 import type { Connection, Framing, SocketType } from "../../src/Connection.ts"
@@ -126,6 +126,34 @@ describe("echo", () => {
         yield* a.close
         yield* b.close
         expect(b.unclaimedFds).toBe(0)
+      }
+    })))
+
+  it("receive takes one message at a time, waits when none has arrived, shares its queue with messages, and fails with Cause.Done at the end of stream", () =>
+    runCountingFds(Effect.gen(function*() {
+      for (const type of ["stream", "seqpacket"] as const) {
+        const [a, b] = yield* UnixSocket.pair(type)
+        const waiting = yield* Effect.forkChild(b.receive) // nothing has arrived yet
+        yield* a.send("first")
+        expect(Message.text(yield* Fiber.join(waiting))).toBe("first")
+        const [readEnd, writeEnd] = yield* Fd.pipe()
+        for (const text of ["second", "third", "fourth"]) yield* a.send({ data: text, fds: [readEnd] })
+        readEnd.close()
+        writeEnd.close()
+        const second = yield* b.receive
+        const [third] = yield* b.messages.pipe(Stream.take(1), Stream.runCollect)
+        const fourth = yield* b.receive
+        expect([second, third!, fourth].map((m) => [Message.text(m), m.fds.length])).toEqual([["second", 1], ["third", 1], ["fourth", 1]])
+        fourth.fds[0]!.close()
+        expect(b.unclaimedFds).toBe(2)
+        yield* a.close
+        expect(Cause.isDone(yield* Effect.flip(b.receive))).toBe(true)
+        yield* b.close
+        expect(b.unclaimedFds).toBe(0)
+        const [c, d] = yield* UnixSocket.pair(type)
+        yield* d.close
+        expect((yield* Effect.flip(d.receive))._tag).toBe("Closed")
+        yield* c.close
       }
     })))
 })

@@ -37,6 +37,10 @@ describe("Promise facade", () => {
         expect(text(message!)).toBe("ping")
         await accepted.send({ data: "pong" })
         expect(text((await take(client, 1))[0]!)).toBe("pong")
+        await accepted.send("again")
+        expect(text((await client.receive())!)).toBe("again")
+        await accepted.end()
+        expect(await client.receive()).toBeUndefined() // end of stream
         expect(fs.existsSync(address)).toBe(true)
       }).then(() => undefined))
   }
