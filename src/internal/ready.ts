@@ -6,7 +6,7 @@
  * @internal
  */
 export class ReadyQueue<A> {
-  #items: Array<A> = []
+  #items: Array<A | undefined> = []
   #next = 0
 
   /** How many are waiting. */
@@ -21,7 +21,8 @@ export class ReadyQueue<A> {
   /** The oldest waiting item, or undefined when none waits. */
   take(): A | undefined {
     if (this.#next === this.#items.length) return undefined
-    const item = this.#items[this.#next++]!
+    const item = this.#items[this.#next]!
+    this.#items[this.#next++] = undefined // handed out: no longer kept alive here (one drain can read many)
     if (this.#next === this.#items.length) this.clear()
     return item
   }
