@@ -55,28 +55,47 @@ poll and one continuation per message, no stream pull), and its client with the 
 50.2 µs → 34.7 and 36.5 µs; Node.js 30.4 and 34.1 µs → 28.6 and 38.4 µs (within the noise;
 node:net 21.4–29.6 µs in the same runs).
 
+Then a STREAM drain stops after a read that did not fill the receive buffer, instead of
+reading once more only to be told EAGAIN: such a read took everything queued (short of a
+descriptor or credentials boundary, which the next pull reads), and the next pull reads before
+it waits anyway. One \`recvmsg\` less per message on each end of a ping-pong. In one fiber with
+the data always waiting, a \`send\` plus a \`receive\` went from 4.6–5.9 to 3.9–4.0 µs (the bare
+syscalls: 1.9–2.9 µs); alternating partial runs, pinned, Node.js: 44.5, 42.3 and 47.6 µs →
+32.0, 28.4 and 41.5 µs. The spread between identical runs on this virtual machine (27 to 45 µs
+for the same build, node:net 19.5 to 23 µs) is as large as the effect.
+
 **What would move it.** Fewer Effect steps per message on both ends (a fiber suspension and
 resumption per message is now the larger part in Node.js), and in Bun and Deno a way to be
 woken by the runtime's own loop.`,
 
-  "throughput": `**Why.** With 64 KiB messages the SDK does what C does plus: an Effect \`send\`
-per message (and, when the socket buffer is full, which is every few messages, a wait for
-EPOLLOUT through the reactor), and on the receiving side one copy of every frame out of
-the shared 256 KiB receive buffer (a frame that straddles two reads is gathered in a buffer of
-its own size and handed out without a second copy). C moves the bytes with the two kernel
-copies only.
+  "throughput": `**Why.** Every received message gets a buffer of its own (the consumer owns
+its bytes, and may keep them), so at 64 KiB per message the receiver writes 64 KiB of fresh
+memory per message; C reuses one buffer that stays in the cache. On this machine a fresh
+64 KiB costs 13–17 µs: \`new Uint8Array(65536)\` in a loop measured 16 µs per call in Node.js
+(68% of it in \`memset\`, the rest in malloc and free), \`slice\` of 64 KiB the same, and a pool
+of larger buffers handing out views as much (the cost is writing memory that is not in the
+cache, not the allocation call). Measured in the bench, alternating partial runs, pinned,
+Node.js: handing out views of the shared receive buffer instead of copies (not shippable: the
+next read overwrites them) reached 2,767 and 2,887 MiB/s against 1,390 and 1,546 MiB/s with
+the copies; a fresh buffer without the copy, 1,584 and 1,809 MiB/s (node:net 1,631–2,078 in
+the same runs, which pays the same fresh buffer per read). The rest is the SDK's per-message
+work: an Effect \`send\` per message (and, when the socket buffer is full, a wait for EPOLLOUT
+through the reactor), and the frame decoding.
 
 **Done.** Large frames (4 KiB and more) are sent as two iovecs, header and payload, in one
 \`sendmsg\` (no copy of the payload behind its header), and a frame gathered across reads is
 handed out as it is instead of sliced again: 784 → 1,346 MiB/s (Node.js), 704 → 1,330 (Bun),
 480 → 809 (Deno), pinned.
 
-**What would move it.** Reading a large frame's payload straight into its own buffer
-(\`recvmsg\` at the pending frame's offset) instead of through the shared buffer.`,
+**What would move it.** Only buffers that are reused: received bytes lent to a handler for its
+duration (as descriptors are closed after it) instead of owned. Not done: a handler that kept
+a reference past its end would see the bytes change under it, and this package's rule is that
+what a consumer receives is its own. Reading a large frame straight into its own buffer would
+save only the copy out of the shared buffer, which is in the cache (the smaller part above).`,
 
   "fds": `**Why.** A message with descriptors costs the SDK, per message: an Effect send, the
 \`Int32Array\` of numbers for \`sendmsg\`, one owned \`Fd\` object per received descriptor
-kept in the connection's ledger (a \`Set\` add and delete), the frame FIFO, and (Bun, Deno) the
+kept in the connection's ledger, the frame FIFO, and (Bun, Deno) the
 wake-up hop; C does \`sendmsg\`, \`recvmsg\` and \`close\`.
 
 **Done.** Received descriptors are no longer registered with the garbage-collection backstop
@@ -84,11 +103,15 @@ wake-up hop; C does \`sendmsg\`, \`recvmsg\` and \`close\`.
 owned by their connection's ledger, which closes what is left when the connection closes.
 16 descriptors per message: 30,178 → 51,975 msg/s (Node.js), 39,549 → 47,568 (Bun), 34,273 →
 38,977 (Deno), pinned; 1 descriptor per message about the same (the per-message costs above
-dominate).
+dominate). Then the ledger became an array of slots (each \`Fd\` knows its own) instead of a
+\`Set\`, which V8 rehashed as it grew to 16 entries and shrank back with every message (add,
+delete and rehash were 4.8% of the receiving process's CPU): 16 descriptors per message,
+alternating partial runs, pinned, during a slow hour of this machine (28% of its CPU time
+taken by the host): Node.js 33,767 and 29,469 → 40,296 and 37,686 msg/s, Bun 24,401 and
+27,499 → 34,962 and 31,463.
 
-**What would move it.** The frame header no longer costs an allocation per message (see
-latency); what is left per message is the \`Int32Array\` of descriptor numbers, one \`Fd\` per
-received descriptor and its ledger entry, and the Effect send and pull.`,
+**What would move it.** What is left per message is the \`Int32Array\` of descriptor numbers,
+one \`Fd\` per received descriptor, the Effect send and pull, and (Bun, Deno) the wake-up hop.`,
 
   "accept": `**Why.** Per connection the SDK makes 9 syscalls where C makes 7 (both the SDK
 server and the SDK client are measured, both pinned to one core): \`socket\`, \`connect\`,

@@ -40,7 +40,8 @@ export type FileType = "file" | "directory" | "socket" | "fifo" | "symlink" | "c
  * @internal
  */
 export interface FdOwner {
-  readonly release: (fd: Fd) => void
+  /** `slot` is the number the owner gave the `Fd` when it made it. */
+  readonly release: (fd: Fd, slot: number) => void
 }
 
 interface BackstopEntry {
@@ -153,6 +154,7 @@ export class Fd implements Disposable {
   #value: number
   #state: "open" | "closed" | "taken" = "open"
   #owner: FdOwner | undefined
+  readonly #slot: number
   #registered = false
   readonly #driver: UnixDriverShape
   readonly #binding: NativeBinding
@@ -169,11 +171,12 @@ export class Fd implements Disposable {
   static readonly closedByGarbageCollector = closedByGarbageCollector
 
   /** @internal use `Fd.open`, `Fd.adopt` or a received message */
-  constructor(value: number, driver: UnixDriverShape, owner?: FdOwner) {
+  constructor(value: number, driver: UnixDriverShape, owner?: FdOwner, slot = -1) {
     this.#value = value
     this.#driver = driver
     this.#binding = driver.binding
     this.#owner = owner
+    this.#slot = slot
     // An owned Fd (a received one, held by its endpoint's ledger until it is closed or taken)
     // can never be collected while open: the ledger closes what is left when the endpoint
     // closes. Only Fds nobody else tracks need the backstop (its weak cell per descriptor is
@@ -345,7 +348,7 @@ export class Fd implements Disposable {
     const owner = this.#owner
     if (owner !== undefined) {
       this.#owner = undefined
-      owner.release(this)
+      owner.release(this, this.#slot)
     }
   }
 }

@@ -75,7 +75,8 @@ export interface UnixServer {
   /**
    * Accepts forever, running `handler` for each connection in its own fiber and closing the
    * connection when the handler ends. A failing handler ends only its own connection (the
-   * failure is logged); the server keeps serving others.
+   * failure is logged as a warning); the server keeps serving others. Closing the server
+   * closes its connections: handlers that then fail with `Closed` end without a warning.
    */
   readonly serve: <E, R>(handler: (connection: Connection) => Effect.Effect<void, E, R>) => Effect.Effect<never, Errors.UnixError, R>
   /** Peers accepted and authorized so far. */
@@ -220,6 +221,15 @@ export const fromListenFds = (
 /** accept4 failures that concern only the connection being accepted (it was reset). */
 const transientAcceptErrors = new Set(["ECONNABORTED", "EPROTO"])
 
+/**
+ * Whether a handler only failed because its connection was closed under it (`Closed`), as
+ * closing the server does to every connection it holds: that is shutdown, not a failure to log.
+ */
+const endedByClose = (cause: Cause.Cause<unknown>): boolean =>
+  cause.reasons.every((reason) =>
+    Cause.isInterruptReason(reason) || (Cause.isFailReason(reason) && reason.error instanceof Errors.Closed)
+  )
+
 class Server implements UnixServer {
   readonly connections: Stream.Stream<Connection, Errors.UnixError>
   accepted = 0
@@ -363,7 +373,7 @@ class Server implements UnixServer {
       Stream.runForEach((connection) =>
         handler(connection).pipe(
           Effect.catchCause((cause) =>
-            Cause.hasInterruptsOnly(cause)
+            Cause.hasInterruptsOnly(cause) || (this.#closed && endedByClose(cause))
               ? Effect.void
               : Effect.logWarning(`${this.address.text}: connection handler failed`, cause)
           ),

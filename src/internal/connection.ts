@@ -233,6 +233,7 @@ export class SocketConnection implements Connection {
         : undefined
       if (decoder === undefined) {
         this.#ready.push(this.#message(scratch.slice(0, n), fds, credentials))
+        if (this.type === "stream" && n < receiveBytes) return
         continue
       }
       for (const fd of fds) decoder.fifo.push(fd)
@@ -249,6 +250,9 @@ export class SocketConnection implements Connection {
         this.#ready.push(this.#message(frames[i]!.data, frames[i]!.fds, credentials))
       }
       if (error !== undefined) return this.#fail(error, [])
+      // A STREAM read that did not fill the buffer took what was queued: the read that would
+      // only report EAGAIN is left to the next pull, which needs it anyway before it waits.
+      if (n < receiveBytes) return
     }
   }
 

@@ -12,8 +12,15 @@ const NO_FDS: ReadonlyArray<Fd> = Object.freeze([])
 
 export class ReceivedFds implements FdOwner {
   readonly #driver: UnixDriverShape
-  /** Made with the first descriptor: most connections never receive one. */
-  #unclaimed: Set<Fd> | undefined
+  /**
+   * The unclaimed `Fd`s by slot (each knows its own), and the free slots: a descriptor comes
+   * and goes with an array store, where a `Set` rehashed as it grew and shrank with every
+   * message that carried several. Made with the first descriptor: most connections never
+   * receive one.
+   */
+  #slots: Array<Fd | undefined> | undefined
+  #free: Array<number> | undefined
+  #count = 0
 
   constructor(driver: UnixDriverShape) {
     this.#driver = driver
@@ -21,23 +28,29 @@ export class ReceivedFds implements FdOwner {
 
   /** How many received descriptors are neither closed nor taken. */
   get size(): number {
-    return this.#unclaimed?.size ?? 0
+    return this.#count
   }
 
   /** FdOwner: a received descriptor was closed or taken by the consumer. */
-  release(fd: Fd): void {
-    this.#unclaimed?.delete(fd)
+  release(fd: Fd, slot: number): void {
+    if (this.#slots?.[slot] !== fd) return
+    this.#slots[slot] = undefined
+    this.#free!.push(slot)
+    this.#count--
   }
 
   /** Wraps received numbers (-1 entries are skipped) as `Fd`s this ledger keeps track of. */
   own(numbers: ReadonlyArray<number>): ReadonlyArray<Fd> {
     if (numbers.length === 0) return NO_FDS
     const owned: Array<Fd> = []
-    const unclaimed = this.#unclaimed ??= new Set()
+    const slots = this.#slots ??= []
+    const free = this.#free ??= []
     for (const n of numbers) {
       if (n < 0) continue
-      const fd = new Fd(n, this.#driver, this)
-      unclaimed.add(fd)
+      const slot = free.pop() ?? slots.length
+      const fd = new Fd(n, this.#driver, this, slot)
+      slots[slot] = fd
+      this.#count++
       owned.push(fd)
     }
     return owned
@@ -50,6 +63,9 @@ export class ReceivedFds implements FdOwner {
 
   /** Closes every descriptor still unclaimed. */
   closeAll(): void {
-    if (this.#unclaimed !== undefined) for (const fd of [...this.#unclaimed]) fd.close()
+    const slots = this.#slots
+    if (slots === undefined) return
+    for (let i = 0; i < slots.length; i++) slots[i]?.close()
+    this.#slots = this.#free = undefined
   }
 }

@@ -1,4 +1,4 @@
-import { Effect, Fiber, Stream } from "effect"
+import { Cause, Effect, Fiber, Logger, Stream } from "effect"
 import { expect } from "./expect.ts"
 import { describe, it } from "./harness.ts"
 import { Message, UnixServer, UnixSocket } from "../../src/index.ts"
@@ -27,6 +27,37 @@ describe("faults", () => {
       const other = yield* Effect.promise(() => succeeded(spawnPeer("echo-client", [server.address.text, "stream", "length-prefixed", "10"])))
       expect(other).toContain("echoed 10")
       yield* Fiber.interrupt(serving)
+    })))
+
+  it("closing a server while serve runs ends its handlers without a warning each; a handler that fails while the server is open is logged", () =>
+    runCountingFds(Effect.gen(function*() {
+      const warnings: Array<string> = []
+      const capture = Logger.make((options) => void warnings.push(String(options.message)))
+      yield* Effect.scoped(Effect.gen(function*() {
+        const server = yield* UnixServer.listen({ address: `${tempDir()}/q.sock` })
+        const serving = yield* Effect.forkScoped(
+          server.serve((connection) =>
+            connection.handleMessages((message): Effect.Effect<void, unknown> =>
+              Message.text(message) === "fail" ? Effect.fail("refused by the handler") : connection.send(message.data)
+            )
+          )
+        )
+        const failing = yield* UnixSocket.connect({ address: server.address.text })
+        yield* failing.send("fail")
+        expect(Cause.isDone(yield* Effect.flip(failing.receive))).toBe(true) // the server closed it
+        expect(warnings.length).toBe(1)
+        expect(warnings[0]).toContain("connection handler failed")
+        const clients = yield* Effect.forEach([1, 2, 3], () => UnixSocket.connect({ address: server.address.text }))
+        for (const client of clients) {
+          yield* client.send("hello")
+          expect(Message.text(yield* client.receive)).toBe("hello") // its handler now waits in handleMessages
+        }
+        yield* server.close
+        for (const client of clients) expect(Cause.isDone(yield* Effect.flip(client.receive))).toBe(true)
+        expect(warnings.length).toBe(1)
+        yield* Fiber.interrupt(serving)
+      }).pipe(Effect.provideService(Logger.CurrentLoggers, new Set([capture]))))
+      expect(warnings.length).toBe(1)
     })))
 })
 
