@@ -173,7 +173,7 @@ export class SocketConnection implements Connection {
       // Read no further than the consumer may hold: messages already read go out first, so
       // only descriptors the consumer itself keeps can reach limits.maxUnclaimedFds. (One read
       // can complete frames holding the descriptors waiting in the FIFO plus its own.)
-      const waiting = this.#decoder?.fifo.length ?? 0
+      const waiting = this.#decoder?.waitingFds ?? 0
       if (this.#ready.size > 0 && this.#received.size + waiting + MAX_FDS_PER_FRAME > this.#limits.maxUnclaimedFds) return
       const n = binding.recvmsg(this.fd, scratch, 0, receiveBytes, meta, null)
       if (n < 0) {
@@ -213,8 +213,8 @@ export class SocketConnection implements Connection {
       const limits = this.#limits
       const decoder = this.#decoder
       if (fdCount > 0) {
-        if (decoder !== undefined && decoder.fifo.length + fdCount > limits.maxFdsInFlight) {
-          return this.#fail(this.#tooManyFds(decoder.fifo.length + fdCount, "limits.maxFdsInFlight", limits.maxFdsInFlight), fds)
+        if (decoder !== undefined && decoder.waitingFds + fdCount > limits.maxFdsInFlight) {
+          return this.#fail(this.#tooManyFds(decoder.waitingFds + fdCount, "limits.maxFdsInFlight", limits.maxFdsInFlight), fds)
         }
         if (limits.maxFdsPerMessage === 0) {
           this.#received.closeNumbers(fds)
@@ -236,7 +236,7 @@ export class SocketConnection implements Connection {
         if (this.type === "stream" && n < receiveBytes) return
         continue
       }
-      for (const fd of fds) decoder.fifo.push(fd)
+      if (fds.length > 0) decoder.addFds(fds)
       const frames: Array<Frame> = []
       const error = decoder.push(scratch.subarray(0, n), frames)
       for (let i = 0; i < frames.length; i++) {
@@ -262,7 +262,7 @@ export class SocketConnection implements Connection {
    */
   #fail(error: Errors.ConnectionError, orphans: ReadonlyArray<number>): void {
     this.#received.closeNumbers(orphans)
-    if (this.#decoder !== undefined) this.#received.closeNumbers(this.#decoder.fifo.splice(0))
+    if (this.#decoder !== undefined) this.#received.closeNumbers(this.#decoder.takeAllFds())
     this.#terminal = error
   }
 
@@ -272,8 +272,11 @@ export class SocketConnection implements Connection {
       this.#terminal = new Errors.ProtocolError({
         message: `end of stream inside a frame (${decoder.bufferedBytes} bytes of an incomplete frame): the peer stopped mid-frame`
       })
-    } else if (decoder !== undefined && decoder.fifo.some((fd) => fd >= 0)) {
-      const stray = decoder.fifo.splice(0)
+      return
+    }
+    // Descriptors already closed on arrival (-1: not accepted here) were only placeholders.
+    const stray = decoder === undefined || decoder.waitingFds === 0 ? [] : decoder.takeAllFds().filter((fd) => fd >= 0)
+    if (stray.length > 0) {
       this.#received.closeNumbers(stray)
       this.#terminal = new Errors.ProtocolError({
         message: `end of stream with ${stray.length} descriptors that belong to no frame (closed)`
@@ -339,7 +342,7 @@ export class SocketConnection implements Connection {
     this.#queue.close(why === "close" ? closedOnSend : closedOnSendAfterDetach)
     if (this.#terminal === undefined) this.#terminal = "closed"
     this.#watch.close() // still ours: deregistered before it is closed or handed on
-    if (this.#decoder !== undefined) this.#received.closeNumbers(this.#decoder.fifo.splice(0))
+    if (this.#decoder !== undefined) this.#received.closeNumbers(this.#decoder.takeAllFds())
     this.#ready.clear() // their descriptors are among the unclaimed ones
     this.#received.closeAll()
     this.#driver.reactor.release()

@@ -57,13 +57,29 @@ export interface Frame {
  */
 export class FrameDecoder {
   readonly #maxBytes: number
-  /** Received descriptors not yet given to a frame. */
-  readonly fifo: Array<number> = []
+  /** Received descriptors not yet given to a frame; made with the first (most connections get none). */
+  #fifo: Array<number> | undefined
   #pending: Uint8Array = EMPTY
   #pendingLength = 0
 
   constructor(maxBytes: number) {
     this.#maxBytes = maxBytes
+  }
+
+  /** How many received descriptors wait for their frame's header. */
+  get waitingFds(): number {
+    return this.#fifo === undefined ? 0 : this.#fifo.length
+  }
+
+  /** Queues descriptors that arrived with the bytes about to be pushed (-1: closed already). */
+  addFds(fds: ReadonlyArray<number>): void {
+    const fifo = this.#fifo ??= []
+    for (const fd of fds) fifo.push(fd)
+  }
+
+  /** Takes every descriptor still waiting (for the caller to close). */
+  takeAllFds(): ReadonlyArray<number> {
+    return this.#fifo === undefined || this.#fifo.length === 0 ? NO_FDS : this.#fifo.splice(0)
   }
 
   /** Bytes of an incomplete frame held back. */
@@ -119,9 +135,9 @@ export class FrameDecoder {
     if (fdCount > MAX_FDS_PER_FRAME) {
       return new ProtocolError({ message: `frame header claims ${fdCount} descriptors, over the limit of ${MAX_FDS_PER_FRAME}` })
     }
-    if (fdCount > this.fifo.length) {
+    if (fdCount > this.waitingFds) {
       return new ProtocolError({
-        message: `frame claims ${fdCount} descriptors but only ${this.fifo.length} arrived before its header`
+        message: `frame claims ${fdCount} descriptors but only ${this.waitingFds} arrived before its header`
       })
     }
     if (length > this.#maxBytes) {
@@ -161,7 +177,7 @@ export class FrameDecoder {
 
   /** The next `count` descriptors of the FIFO, without those already closed (-1). */
   #takeFds(count: number): Array<number> {
-    const fds = this.fifo.splice(0, count)
+    const fds = this.#fifo!.splice(0, count) // #needed checked that they are there
     return fds.includes(-1) ? fds.filter((fd) => fd >= 0) : fds
   }
 }

@@ -152,6 +152,8 @@ export const shutdownEntry = (): SendEntry => ({
 
 type Attempt = "done" | "partial" | "again" | SendError
 
+const NO_ENTRIES = Object.freeze([]) as unknown as Array<SendEntry>
+
 /**
  * The send queue of one socket. `stream` sockets deliver in parts and fail for good on the
  * first error; message sockets (SEQPACKET, DGRAM) fail only the message a per-message error
@@ -162,7 +164,8 @@ export class SendQueue {
   readonly #fd: number
   readonly #watch: Watch
   readonly #stream: boolean
-  #entries: Array<SendEntry> = []
+  /** Shared and frozen while nothing is queued: most sends go out at once, and idle sockets send nothing. */
+  #entries: Array<SendEntry> = NO_ENTRIES
   #failure: SendError | (() => SendError) | undefined
   #timer: ReturnType<typeof setTimeout> | undefined
   #pause = FIRST_RETRY_MS
@@ -189,6 +192,7 @@ export class SendQueue {
       const duplicated = this.#duplicateFds(entry)
       if (duplicated !== undefined) return Effect.fail(duplicated)
     }
+    if (this.#entries === NO_ENTRIES) this.#entries = []
     this.#entries.push(entry)
     if (this.#entries.length === 1) this.#wait(entry)
     return Effect.callback<void, SendError>((resume) => {
@@ -207,7 +211,7 @@ export class SendQueue {
     if (this.#timer !== undefined) clearTimeout(this.#timer)
     this.#timer = undefined
     const entries = this.#entries
-    this.#entries = []
+    this.#entries = NO_ENTRIES
     for (const entry of entries) {
       this.#releaseFds(entry)
       entry.resume?.(Effect.fail(this.#failed()))

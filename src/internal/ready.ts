@@ -6,30 +6,32 @@
  * @internal
  */
 export class ReadyQueue<A> {
-  #items: Array<A | undefined> = []
+  /** Made on the first push (an idle connection never needs it), then kept. */
+  #items: Array<A | undefined> | undefined
   #next = 0
 
   /** How many are waiting. */
   get size(): number {
-    return this.#items.length - this.#next
+    return this.#items === undefined ? 0 : this.#items.length - this.#next
   }
 
   push(item: A): void {
-    this.#items.push(item)
+    ;(this.#items ??= []).push(item)
   }
 
   /** The oldest waiting item, or undefined when none waits. */
   take(): A | undefined {
-    if (this.#next === this.#items.length) return undefined
-    const item = this.#items[this.#next]!
-    this.#items[this.#next++] = undefined // handed out: no longer kept alive here (one drain can read many)
-    if (this.#next === this.#items.length) this.clear()
+    const items = this.#items
+    if (items === undefined || this.#next === items.length) return undefined
+    const item = items[this.#next]!
+    items[this.#next++] = undefined // handed out: no longer kept alive here (one drain can read many)
+    if (this.#next === items.length) this.clear()
     return item
   }
 
   /** Drops every waiting item (their owner releases what they hold). */
   clear(): void {
-    this.#items.length = 0
+    if (this.#items !== undefined) this.#items.length = 0
     this.#next = 0
   }
 }
