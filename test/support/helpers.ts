@@ -42,11 +42,11 @@ const listFds = (): Array<string> => {
  * The descriptor count once the runtime has finished releasing what earlier tests' child
  * processes left behind (Bun closes a killed child's stdio sockets a little after "close").
  */
-export const settledFdCount = async (counter: () => number = countFds): Promise<number> => {
-  let count = counter()
+export const settledFdCount = async (): Promise<number> => {
+  let count = countFds()
   for (let i = 0; i < 50; i++) {
     await new Promise((resolve) => setTimeout(resolve, 20))
-    const again = counter()
+    const again = countFds()
     if (again === count) return count
     count = again
   }
@@ -69,11 +69,11 @@ export const readProc = (file: string): string =>
 export const countFds = (): number => listFds().length
 
 /**
- * Open descriptors other than pipes: under Deno the listing's own `ls` leaves its stdio pipes
- * open until the runtime gets to closing them, so a child counting itself twice can differ by
- * them alone.
+ * How many open descriptors refer to `target` (a file a test made for the purpose): unlike a
+ * count of all of them, untouched by what the runtime opens and closes for itself meanwhile
+ * (under Deno, the listing's own `ls` and its stdio: pipes and /dev/null).
  */
-export const countFdsButPipes = (): number => listFds().filter((entry) => !entry.includes("->pipe:")).length
+export const countFdsTo = (target: string): number => listFds().filter((entry) => entry.endsWith(`->${target}`)).length
 
 /**
  * Open descriptors other than pipes, anonymous inodes and /dev/null: the sockets and files a
