@@ -1,7 +1,7 @@
 /**
- * The machinery behind `Connection`: non-blocking reads drained until EAGAIN when the
- * consumer pulls, a FIFO write queue flushed on EPOLLOUT, and the ledger of received
- * descriptors nobody has claimed yet.
+ * The machinery behind `Connection`: non-blocking reads, drained when the consumer pulls
+ * (until EAGAIN or a STREAM read that left the socket empty), a FIFO write queue flushed on
+ * EPOLLOUT, and the ledger of received descriptors nobody has claimed yet.
  *
  * @internal
  */
@@ -162,7 +162,10 @@ export class SocketConnection implements Connection {
     return Effect.fail(terminal === "closed" ? (this.#terminal = closedError("recvmsg")) : terminal)
   }
 
-  /** Reads until EAGAIN (bounded), turning what arrived into messages or a terminal state. */
+  /**
+   * Reads until EAGAIN or a short STREAM read (bounded), turning what arrived into messages or
+   * a terminal state. Nothing ever waits for readiness without a read that found EAGAIN.
+   */
   #drain(): void {
     const { binding, meta, scratch } = this.#driver
     const c = binding.constants
@@ -233,26 +236,26 @@ export class SocketConnection implements Connection {
         : undefined
       if (decoder === undefined) {
         this.#ready.push(this.#message(scratch.slice(0, n), fds, credentials))
-        if (this.type === "stream" && n < receiveBytes) return
-        continue
+      } else {
+        if (fds.length > 0) decoder.addFds(fds)
+        const frames: Array<Frame> = []
+        const error = decoder.push(scratch.subarray(0, n), frames)
+        for (let i = 0; i < frames.length; i++) {
+          const count = frames[i]!.fds.length
+          const excess = count > limits.maxFdsPerMessage
+            ? this.#tooManyFds(count, "limits.maxFdsPerMessage", limits.maxFdsPerMessage)
+            : this.#received.size + count > limits.maxUnclaimedFds
+            ? this.#tooManyFds(this.#received.size + count, "limits.maxUnclaimedFds", limits.maxUnclaimedFds)
+            : undefined
+          if (excess !== undefined) return this.#fail(excess, frames.slice(i).flatMap((frame) => frame.fds))
+          this.#ready.push(this.#message(frames[i]!.data, frames[i]!.fds, credentials))
+        }
+        if (error !== undefined) return this.#fail(error, [])
       }
-      if (fds.length > 0) decoder.addFds(fds)
-      const frames: Array<Frame> = []
-      const error = decoder.push(scratch.subarray(0, n), frames)
-      for (let i = 0; i < frames.length; i++) {
-        const count = frames[i]!.fds.length
-        const excess = count > limits.maxFdsPerMessage
-          ? this.#tooManyFds(count, "limits.maxFdsPerMessage", limits.maxFdsPerMessage)
-          : this.#received.size + count > limits.maxUnclaimedFds
-          ? this.#tooManyFds(this.#received.size + count, "limits.maxUnclaimedFds", limits.maxUnclaimedFds)
-          : undefined
-        if (excess !== undefined) return this.#fail(excess, frames.slice(i).flatMap((frame) => frame.fds))
-        this.#ready.push(this.#message(frames[i]!.data, frames[i]!.fds, credentials))
-      }
-      if (error !== undefined) return this.#fail(error, [])
-      // A STREAM read that did not fill the buffer took what was queued: the read that would
-      // only report EAGAIN is left to the next pull, which needs it anyway before it waits.
-      if (n < receiveBytes) return
+      // A STREAM read that did not fill the buffer took what was queued (short of a descriptor
+      // or credentials boundary): the read that would only report EAGAIN is left to the next
+      // pull, which reads before it waits anyway. A packet says nothing about what follows.
+      if (this.type === "stream" && n < receiveBytes) return
     }
   }
 
