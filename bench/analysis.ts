@@ -93,10 +93,9 @@ a reference past its end would see the bytes change under it, and this package's
 what a consumer receives is its own. Reading a large frame straight into its own buffer would
 save only the copy out of the shared buffer, which is in the cache (the smaller part above).`,
 
-  "fds": `**Why.** A message with descriptors costs the SDK, per message: an Effect send, the
-\`Int32Array\` of numbers for \`sendmsg\`, one owned \`Fd\` object per received descriptor
-kept in the connection's ledger, the frame FIFO, and (Bun, Deno) the
-wake-up hop; C does \`sendmsg\`, \`recvmsg\` and \`close\`.
+  "fds": `**Why.** A message with descriptors costs the SDK, per message: an Effect send, one
+owned \`Fd\` object per received descriptor kept in the connection's ledger, the frame FIFO,
+and (Bun, Deno) the wake-up hop; C does \`sendmsg\`, \`recvmsg\` and \`close\`.
 
 **Done.** Received descriptors are no longer registered with the garbage-collection backstop
 (a FinalizationRegistry weak cell each, 16% of the CPU at 16 descriptors per message): they are
@@ -110,8 +109,22 @@ alternating partial runs, pinned, during a slow hour of this machine (28% of its
 taken by the host): Node.js 33,767 and 29,469 → 40,296 and 37,686 msg/s, Bun 24,401 and
 27,499 → 34,962 and 31,463.
 
-**What would move it.** What is left per message is the \`Int32Array\` of descriptor numbers,
-one \`Fd\` per received descriptor, the Effect send and pull, and (Bun, Deno) the wake-up hop.`,
+Then no typed array is made per send or per read. \`perf\` on the sending process showed
+\`malloc\`, \`BackingStore::Allocate\` and \`JSTypedArray::GetBuffer\` near the top: a fresh
+\`Int32Array\` of descriptor numbers per send is small enough to live on the JS heap, and the
+addon's first look at it (\`napi_get_typedarray_info\`) moves it off the heap, an ArrayBuffer
+and a malloc each time. Now each attempt writes the numbers into one scratch array moved off
+the heap once, and passes their count (credentials likewise; a small unframed payload is
+copied into the frame scratch as a small framed one already was). On the receiving side the
+numbers are read out of the result array without a view, and the frame decoder works on
+offsets into the read buffer instead of a view per frame. Alternating partial runs, pinned, 1
+descriptor per message: Node.js 133,243–144,662 → 148,531–165,173 msg/s (4 pairs, 9 repeats
+each), Bun 149,308 and 151,351 → 159,951 and 170,818, Deno 121,596 and 115,488 → 132,825 and
+137,396; 16 descriptors: Bun 63,278 and 64,195 → 68,170 and 69,421, Deno 60,912 and 63,374 →
+65,537 and 67,121. Latency and throughput did not move beyond the noise.
+
+**What would move it.** What is left per message is one \`Fd\` per received descriptor, the
+Effect send and pull, and (Bun, Deno) the wake-up hop.`,
 
   "accept": `**Why.** Per connection the SDK makes 9 syscalls where C makes 7 (both the SDK
 server and the SDK client are measured, both pinned to one core): \`socket\`, \`connect\`,
@@ -181,8 +194,11 @@ leaks about 430 bytes per nested \`runInAsyncScope\` call. Reproduction without 
 run 300,000 times leaves 131 MB of heap in Deno 2.9.6 and 3.3 MB in Node.js. A plain Effect
 loop of \`Effect.yieldNow\` shows the same growth in Deno. The adapter cannot work around it
 (effect looks up \`node:async_hooks\` once when it loads); it is for Deno (the leak) and Effect
-(an AsyncResource per suspension) to fix. The two descriptors Deno's server gains over the run
-are the runtime's own: Deno.listen's server, with no addon, gains the same two.
+(an AsyncResource per suspension) to fix. Descriptors do not grow: Deno itself, in any
+program (a bare \`setTimeout\` too), makes a socketpair and installs its SIGHUP, SIGTERM, SIGINT
+and SIGUSR1 handlers about half a second after it starts (strace), two descriptors that the
+first sample used to count as growth; the memory cases now take their first sample once the
+server has been ready for 1.5 s.
 
 The mechanism, read from Deno 2.9.6 itself (\`AsyncResource.toString()\`): \`runInAsyncScope\`
 enters a new async-context frame that holds the resource, so a resource made inside another's
@@ -225,6 +241,10 @@ export const findings = `- **Deno missed wake-ups: fixed.** Deno 2.9.6 runs a th
   parts on first use. A new conformance test covers the path a \`connect\` takes while the
   listener's backlog is full (it waits; bounded by a timeout it closes its socket and removes
   its bound file).
+- **No typed array per send.** A fresh small \`Int32Array\` of descriptor numbers lived on the
+  JS heap, and Node-API's first look at it moved it off (a malloc and an ArrayBuffer per send,
+  in all three runtimes); the addon now reads the numbers from one scratch array with a count.
+  1 descriptor per message +10% to +19% (Node.js, Bun, Deno), alternating partial runs.
 - **Deno: unbounded heap growth** under sustained load, from effect 4.1's AsyncResource per
   fiber suspension meeting a Deno \`runInAsyncScope\` leak (see the memory target above).
 - **Node.js under tsx pays for keepNames:** \`node --import tsx\` defines a name on every closure

@@ -4,7 +4,8 @@
  * command line. Both start at once; the client is told "go" on stdin when the server listens,
  * and its result is the one JSON line it prints. In the memory cases the client stops at each
  * step with {"sample": at}, and the server, idle then and after a full GC, is measured here
- * from /proc/<pid> (taskset execs the command, so the pid is the server's own).
+ * from /proc/<pid> (taskset execs the command, so the pid is the server's own); their client
+ * is told "go" only once the server has been ready for MEMORY_SETTLE_MS.
  */
 import { type ChildProcess, spawn } from "node:child_process"
 import * as fs from "node:fs"
@@ -103,6 +104,13 @@ class Child {
 
 const STARTUP_MS = 60_000
 const RUN_MS = 90_000
+/**
+ * How long a memory case lets the server sit after it is ready before the first sample: what a
+ * runtime sets up by itself shortly after start belongs to its baseline, not to the growth
+ * measured (Deno, in any program, installs its signal handlers with a socketpair, two more
+ * descriptors, about half a second after it starts).
+ */
+const MEMORY_SETTLE_MS = 1500
 
 /** The argv of one side: taskset, the contender's command, then the protocol arguments. */
 export const commandLine = (
@@ -159,6 +167,7 @@ export const runPair = async (contender: Contender, testCase: Case, mode: Mode, 
   const client = new Child(`${name} client`, commandLine(contender, testCase, mode, "client", address, timing))
   try {
     await Promise.all([expect(server, "ready", STARTUP_MS), expect(client, "ready", STARTUP_MS)])
+    if (testCase.kind === "memory") await new Promise((resolve) => setTimeout(resolve, MEMORY_SETTLE_MS))
     client.process.stdin!.write("go\n")
     return await collect(client, server)
   } finally {

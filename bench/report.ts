@@ -274,7 +274,9 @@ contender is timed on the same cores.
   received everything the step sent, collects its garbage (\`--expose-gc\` in Node.js and Deno,
   \`Bun.gc(true)\`, \`gc.collect()\` in Python) and answers; the client then announces the step and
   the runner reads \`VmRSS\` from \`/proc/<server pid>/status\` and counts \`/proc/<server pid>/fd\`
-  while the server sits idle. (Deno may not read /proc without \`--allow-all\`.)
+  while the server sits idle. (Deno may not read /proc without \`--allow-all\`.) The client
+  starts 1.5 s after the server is ready, so what a runtime sets up by itself just after it
+  starts is part of the first sample, not of the growth.
 
 ## Contenders
 

@@ -139,16 +139,17 @@ napi_value Accept(napi_env env, napi_callback_info info) {
 
 napi_value SendMsg(napi_env env, napi_callback_info info) {
   Args args(env, info);
-  int32_t fd, offset, length, head_offset;
+  int32_t fd, offset, length, fd_count, head_offset;
   View<uint8_t> data, address, head;
   View<int32_t> fds, credentials;
   if (!args.Int(0, &fd) || !args.Bytes(1, &data) || !args.Int(2, &offset) ||
-      !args.Int(3, &length) || !args.Int32s(4, &fds, true) ||
-      !args.Int32s(5, &credentials, true) || !args.Bytes(6, &address, true) ||
-      !args.Bytes(7, &head, true) || !args.Int(8, &head_offset)) {
+      !args.Int(3, &length) || !args.Int32s(4, &fds, true) || !args.Int(5, &fd_count) ||
+      !args.Int32s(6, &credentials, true) || !args.Bytes(7, &address, true) ||
+      !args.Bytes(8, &head, true) || !args.Int(9, &head_offset)) {
     return nullptr;
   }
-  if (!InRange(data, offset, length) || fds.length > kScmMaxFd ||
+  if (!InRange(data, offset, length) || fd_count < 0 || static_cast<size_t>(fd_count) > fds.length ||
+      static_cast<size_t>(fd_count) > kScmMaxFd ||
       (credentials.present && credentials.length < 3) ||
       (head.present && (head_offset < 0 || static_cast<size_t>(head_offset) > head.length))) {
     return Int(env, -EINVAL);
@@ -173,8 +174,8 @@ napi_value SendMsg(napi_env env, napi_callback_info info) {
   }
   alignas(cmsghdr) unsigned char control[kControlSize];
   size_t used = 0;
-  if (fds.length > 0) {
-    size_t bytes = fds.length * sizeof(int);
+  if (fd_count > 0) {
+    size_t bytes = static_cast<size_t>(fd_count) * sizeof(int);
     auto* cmsg = reinterpret_cast<cmsghdr*>(control);
     memset(cmsg, 0, CMSG_SPACE(bytes));
     cmsg->cmsg_level = SOL_SOCKET;

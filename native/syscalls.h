@@ -44,7 +44,7 @@ class Args {
              bool* present);
   bool Fail(size_t i, const char* expected);
 
-  static constexpr size_t kMaxArgs = 9;
+  static constexpr size_t kMaxArgs = 10;
   napi_env env_;
   void* data_ = nullptr;
   napi_value argv_[kMaxArgs];

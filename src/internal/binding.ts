@@ -52,7 +52,9 @@ export interface NativeBinding {
 
   /**
    * `sendmsg(fd, …, MSG_DONTWAIT | MSG_NOSIGNAL)` of `data[offset, offset + length)`.
-   * `fds`: descriptors to attach as one SCM_RIGHTS cmsg (null or empty: none).
+   * `fds[0, fdCount)`: descriptors to attach as one SCM_RIGHTS cmsg (fdCount 0: none; fds may
+   * then be null). A scratch array reused from send to send: a fresh small typed array would
+   * be moved out of the JS heap by the addon's first look at it, a malloc per send.
    * `credentials`: `[pid, uid, gid]` to attach as SCM_CREDENTIALS (null: none).
    * `address`: destination (encoded as for `bind`) for unconnected DGRAM sockets (null: none).
    * `head`: bytes sent before the data in the same call, from `headOffset` (null: none).
@@ -64,6 +66,7 @@ export interface NativeBinding {
     offset: number,
     length: number,
     fds: Int32Array | null,
+    fdCount: number,
     credentials: Int32Array | null,
     address: Uint8Array | null,
     head: Uint8Array | null,

@@ -25,6 +25,7 @@ import { ReadyQueue } from "./ready.ts"
 import { ReceivedFds } from "./received.ts"
 
 const EMPTY_BYTES = new Uint8Array(0)
+const NO_NUMBERS: ReadonlyArray<number> = Object.freeze([])
 /** Reads per drain before yielding to other work, and bytes per drain. */
 const DRAIN_READS = 64
 const DRAIN_BYTES = 1 << 20
@@ -187,7 +188,12 @@ export class SocketConnection implements Connection {
       bytes += n
       const flags = meta[0]!
       const fdCount = meta[1]!
-      let fds: Array<number> = fdCount === 0 ? [] : Array.from(meta.subarray(8, 8 + fdCount))
+      let fds: ReadonlyArray<number> = NO_NUMBERS
+      if (fdCount > 0) {
+        const numbers: Array<number> = []
+        for (let i = 0; i < fdCount; i++) numbers.push(meta[8 + i]!)
+        fds = numbers
+      }
       if ((flags & c.MSG_CTRUNC) !== 0) {
         return this.#fail(
           new Errors.ControlTruncated({
@@ -239,7 +245,7 @@ export class SocketConnection implements Connection {
       } else {
         if (fds.length > 0) decoder.addFds(fds)
         const frames: Array<Frame> = []
-        const error = decoder.push(scratch.subarray(0, n), frames)
+        const error = decoder.push(scratch, n, frames)
         for (let i = 0; i < frames.length; i++) {
           const count = frames[i]!.fds.length
           const excess = count > limits.maxFdsPerMessage

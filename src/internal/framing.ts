@@ -48,8 +48,8 @@ export interface Frame {
 }
 
 /**
- * Incremental decoder. `push` bytes (borrowed: copied as needed before returning) and the
- * descriptors that came with them; complete frames are appended to `out`.
+ * Incremental decoder. `addFds` the descriptors that came with a read, then `push` its bytes
+ * (borrowed: copied as needed before returning); complete frames are appended to `out`.
  *
  * Descriptor numbers of -1 in the FIFO stand for descriptors already closed because the
  * endpoint does not accept them (`maxFdsPerMessage: 0`); they count for association and are
@@ -87,48 +87,52 @@ export class FrameDecoder {
     return this.#pendingLength
   }
 
-  push(chunk: Uint8Array, out: Array<Frame>): ProtocolError | MessageTooLarge | undefined {
-    let input = chunk
+  /**
+   * Decodes `bytes[0, length)` (borrowed: what outlives the call is copied). Works on offsets
+   * into the read buffer: no view is made per frame, only each frame's own copy.
+   */
+  push(bytes: Uint8Array, length: number, out: Array<Frame>): ProtocolError | MessageTooLarge | undefined {
+    let at = 0
     // Complete the held-back frame first, copying only what it still needs.
     while (this.#pendingLength > 0) {
-      const need = this.#needed(this.#pending.subarray(0, this.#pendingLength))
+      const need = this.#needed(this.#pending, 0, this.#pendingLength)
       if (typeof need !== "number") return need
       if (this.#pendingLength >= need) {
         if (this.#pending.length === need) {
           // Held back in a buffer of its own size: the frame keeps that buffer (no copy).
-          this.#emit(this.#pending, out, false)
+          this.#emit(this.#pending, 0, need, out, false)
           this.#pending = EMPTY
         } else {
-          this.#emit(this.#pending.subarray(0, need), out)
+          this.#emit(this.#pending, 0, need, out, true)
           if (this.#pending.length > 1 << 20) this.#pending = EMPTY
         }
         this.#pendingLength = 0
         break
       }
-      const take = Math.min(need - this.#pendingLength, input.length)
+      const take = Math.min(need - this.#pendingLength, length - at)
       if (take === 0) return undefined
-      this.#append(input.subarray(0, take), need)
-      input = input.subarray(take)
+      this.#append(bytes, at, take, need)
+      at += take
     }
-    while (input.length > 0) {
-      const need = this.#needed(input)
+    while (at < length) {
+      const need = this.#needed(bytes, at, length - at)
       if (typeof need !== "number") return need
-      if (need > input.length) {
-        this.#append(input, need)
+      if (need > length - at) {
+        this.#append(bytes, at, length - at, need)
         return undefined
       }
-      this.#emit(input.subarray(0, need), out)
-      input = input.subarray(need)
+      this.#emit(bytes, at, need, out, true)
+      at += need
     }
     return undefined
   }
 
-  /** Total frame length announced by the header at the start of `bytes`; 8 while incomplete. */
-  #needed(bytes: Uint8Array): number | ProtocolError | MessageTooLarge {
-    if (bytes.length < HEADER_BYTES) return HEADER_BYTES
-    const length = ((bytes[0]! << 24) | (bytes[1]! << 16) | (bytes[2]! << 8) | bytes[3]!) >>> 0
-    const fdCount = (bytes[4]! << 8) | bytes[5]!
-    const reserved = (bytes[6]! << 8) | bytes[7]!
+  /** Total length of the frame whose header starts at `bytes[at]`, `available` bytes there; 8 while the header is incomplete. */
+  #needed(bytes: Uint8Array, at: number, available: number): number | ProtocolError | MessageTooLarge {
+    if (available < HEADER_BYTES) return HEADER_BYTES
+    const length = ((bytes[at]! << 24) | (bytes[at + 1]! << 16) | (bytes[at + 2]! << 8) | bytes[at + 3]!) >>> 0
+    const fdCount = (bytes[at + 4]! << 8) | bytes[at + 5]!
+    const reserved = (bytes[at + 6]! << 8) | bytes[at + 7]!
     if (reserved !== 0) {
       return new ProtocolError({ message: `frame header has non-zero reserved bytes (${reserved})` })
     }
@@ -151,28 +155,33 @@ export class FrameDecoder {
   }
 
   /**
-   * Holds back `bytes` of a frame of `capacity` bytes. The buffer grows with what arrives
-   * (doubling, up to the announced size), never to the announced size up front: a header
-   * announcing 16 MiB costs nothing until 8 MiB arrive. Once half the frame is there it grows
-   * to the frame's exact size, which the frame then keeps.
+   * Holds back `bytes[at, at + count)` of a frame of `capacity` bytes. The buffer grows with
+   * what arrives (doubling, up to the announced size), never to the announced size up front: a
+   * header announcing 16 MiB costs nothing until 8 MiB arrive. Once half the frame is there it
+   * grows to the frame's exact size, which the frame then keeps.
    */
-  #append(bytes: Uint8Array, capacity: number): void {
-    const needed = this.#pendingLength + bytes.length
+  #append(bytes: Uint8Array, at: number, count: number, capacity: number): void {
+    const needed = this.#pendingLength + count
     if (this.#pending.length < needed) {
       const size = needed * 2 >= capacity ? capacity : Math.min(capacity, Math.max(needed, this.#pending.length * 2, 4096))
       const grown = new Uint8Array(size)
       grown.set(this.#pending.subarray(0, this.#pendingLength))
       this.#pending = grown
     }
-    this.#pending.set(bytes, this.#pendingLength)
-    this.#pendingLength += bytes.length
+    this.#pending.set(bytes.subarray(at, at + count), this.#pendingLength)
+    this.#pendingLength += count
   }
 
-  /** A complete frame: its payload copied out of `frame` (borrowed), or a view of it when `copy` is false. */
-  #emit(frame: Uint8Array, out: Array<Frame>, copy = true): void {
-    const fdCount = (frame[4]! << 8) | frame[5]!
+  /**
+   * The complete frame at `bytes[at, at + frameLength)`: its payload copied out (the bytes are
+   * borrowed), or a view of them when `copy` is false (a buffer the frame keeps).
+   */
+  #emit(bytes: Uint8Array, at: number, frameLength: number, out: Array<Frame>, copy: boolean): void {
+    const fdCount = (bytes[at + 4]! << 8) | bytes[at + 5]!
     const fds = fdCount === 0 ? NO_FDS : this.#takeFds(fdCount)
-    out.push({ data: copy ? frame.slice(HEADER_BYTES) : frame.subarray(HEADER_BYTES), fds })
+    const from = at + HEADER_BYTES
+    const to = at + frameLength
+    out.push({ data: copy ? bytes.slice(from, to) : bytes.subarray(from, to), fds })
   }
 
   /** The next `count` descriptors of the FIFO, without those already closed (-1). */

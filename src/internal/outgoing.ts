@@ -38,6 +38,13 @@ const LAST_RETRY_MS = 50
 const frameScratch = new Uint8Array(HEADER_BYTES + SEPARATE_HEADER_BYTES)
 /** The header alone, sent as the first iovec before a large payload. */
 const headerScratch = frameScratch.subarray(0, HEADER_BYTES)
+/**
+ * Where each attempt puts its descriptors and credentials for the addon. A typed array made per
+ * send would be small enough to live on the JS heap, and the addon's first look at it would
+ * move it off (a malloc and an ArrayBuffer per send); these two moved once.
+ */
+const fdScratch = new Int32Array(MAX_FDS_PER_FRAME)
+const credentialsScratch = new Int32Array(3)
 
 /** What a send failed with. */
 export type SendError = Errors.ConnectionError | Errors.AddressNotFound | Errors.ConnectionRefused
@@ -52,10 +59,11 @@ export interface SendEntry {
   readonly data: Uint8Array
   /** Bytes of header and data already sent. */
   offset: number
-  fds: Int32Array | null
+  fds: Array<number> | null
   /** Whether `fds` are our own duplicates (a queued send) that we must close. */
   ownsFds: boolean
-  credentials: Int32Array | null
+  /** `[pid, uid, gid]` to send as SCM_CREDENTIALS with the first byte, or null. */
+  credentials: ReadonlyArray<number> | null
   /** Destination of an unconnected datagram (`sun_path` bytes), else null. */
   readonly address: Uint8Array | null
   /** Where the destination is named in errors. */
@@ -89,20 +97,20 @@ export const prepare = (
       limit: MAX_FDS_PER_FRAME
     })
   }
-  let fds: Int32Array | null = null
+  let fds: Array<number> | null = null
   if (given.length > 0) {
-    fds = new Int32Array(given.length)
+    fds = []
     for (let i = 0; i < given.length; i++) {
       const fd = given[i]!
       if (typeof fd === "number") {
-        if (!Number.isInteger(fd) || fd < 0) {
+        if (!Number.isInteger(fd) || fd < 0 || fd > 0x7fffffff) {
           return new Errors.SystemError({ message: `not a descriptor number: ${fd}`, syscall: "sendmsg" })
         }
-        fds[i] = fd
+        fds.push(fd)
       } else if (!fd.isOpen) {
         return new Errors.Closed({ message: `cannot send ${fd}: it is no longer open`, syscall: "sendmsg" })
       } else {
-        fds[i] = fd.value
+        fds.push(fd.value)
       }
     }
   }
@@ -115,12 +123,12 @@ export const prepare = (
       message: "a raw STREAM message needs at least one byte of data to carry descriptors"
     })
   }
-  let credentials: Int32Array | null = null
+  let credentials: ReadonlyArray<number> | null = null
   if (outgoing.credentials === true) {
-    credentials = Int32Array.of(driver.binding.getpid(), driver.euid, driver.egid)
+    credentials = [driver.binding.getpid(), driver.euid, driver.egid]
   } else if (outgoing.credentials !== undefined) {
     const { gid, pid, uid } = outgoing.credentials
-    credentials = Int32Array.of(pid, uid, gid)
+    credentials = [pid, uid, gid]
   }
   return {
     header: encoding.framed ? given.length : -1,
@@ -274,18 +282,32 @@ export class SendQueue {
     const data = entry.data
     const headerBytes = entry.header < 0 ? 0 : HEADER_BYTES
     const total = headerBytes + data.length
+    const fds = entry.fds
+    const fdCount = fds === null ? 0 : fds.length
+    for (let i = 0; i < fdCount; i++) fdScratch[i] = fds![i]!
+    let credentials: Int32Array | null = null
+    if (entry.credentials !== null) {
+      credentials = credentialsScratch
+      credentials.set(entry.credentials)
+    }
     for (;;) {
       let sent: number
       if (entry.offset >= headerBytes) {
         const start = entry.offset - headerBytes
-        sent = binding.sendmsg(this.#fd, data, start, data.length - start, entry.fds, entry.credentials, entry.address, null, 0)
+        if (start === 0 && data.length < SEPARATE_HEADER_BYTES) {
+          // A small message copied as a small frame is (a fresh one may still be on the JS heap).
+          frameScratch.set(data, 0)
+          sent = binding.sendmsg(this.#fd, frameScratch, 0, data.length, fdScratch, fdCount, credentials, entry.address, null, 0)
+        } else {
+          sent = binding.sendmsg(this.#fd, data, start, data.length - start, fdScratch, fdCount, credentials, entry.address, null, 0)
+        }
       } else {
         writeHeader(frameScratch, data.length, entry.header)
         if (data.length < SEPARATE_HEADER_BYTES) {
           frameScratch.set(data, HEADER_BYTES)
-          sent = binding.sendmsg(this.#fd, frameScratch, entry.offset, total - entry.offset, entry.fds, entry.credentials, entry.address, null, 0)
+          sent = binding.sendmsg(this.#fd, frameScratch, entry.offset, total - entry.offset, fdScratch, fdCount, credentials, entry.address, null, 0)
         } else {
-          sent = binding.sendmsg(this.#fd, data, 0, data.length, entry.fds, entry.credentials, entry.address, headerScratch, entry.offset)
+          sent = binding.sendmsg(this.#fd, data, 0, data.length, fdScratch, fdCount, credentials, entry.address, headerScratch, entry.offset)
         }
       }
       if (sent >= 0) {
@@ -307,14 +329,14 @@ export class SendQueue {
 
   #duplicateFds(entry: SendEntry): SendError | undefined {
     const fds = entry.fds!
-    const copies = new Int32Array(fds.length)
+    const copies: Array<number> = []
     for (let i = 0; i < fds.length; i++) {
       const copy = this.#driver.binding.dup(fds[i]!)
       if (copy < 0) {
-        for (let j = 0; j < i; j++) this.#driver.binding.close(copies[j]!)
+        for (const made of copies) this.#driver.binding.close(made)
         return errorFromErrno(this.#driver.binding, -copy, "dup") as SendError
       }
-      copies[i] = copy
+      copies.push(copy)
     }
     entry.fds = copies
     entry.ownsFds = true
