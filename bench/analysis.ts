@@ -23,8 +23,10 @@ export const diagnoses: Record<TargetId, string> = {
    virtual machine). No single item is above a few percent. Measured in one process with the
    data already waiting (no wake-up at all), a \`send\` plus a pull costs about 12 µs where the
    same syscalls cost about 4 µs.
-3. *Measured under \`node --import tsx\`*, which compiles with esbuild's \`keepNames\` (a
-   \`__name\` call per closure made at run time); the package's tsup build does not.
+3. *Measured until now under \`node --import tsx\`*, which compiles with esbuild's \`keepNames\`
+   (a \`__name\` call per closure made at run time); the package's tsup build does not. The
+   bench now compiles its Node.js contenders (SDK, node:net, usocket alike) with esbuild
+   first, without keepNames.
 
 **Done.** In Node.js, readiness now comes from Node's own event loop (a libuv poll handle per
 socket, started only while someone waits, left started when the callback re-arms it with the
@@ -180,7 +182,13 @@ the server is sampled decides the last KiB), 6.6 → 4.1 (Bun), 9.1 → 5.7 (Den
 Deno.listen's 6.0). Then the three arrays every connection made at once (its ready queue, its
 descriptor FIFO, its send queue) are made on first use (the send queue shares a frozen empty
 one while nothing waits): 2,712 → 2,615 bytes of heap per idle served connection (same
-measurement).
+measurement). Then the bench stopped measuring Node.js under tsx: its keepNames redefined the
+\`name\` of three closures per connection (\`send\`, \`handleMessages\`, the close callback),
+each then keeping about 250 bytes of property storage; heap per idle connection in a snapshot
+of 6,000, tsx against the compiled build: 3.4 → 2.6 KiB. In RSS the SDK and node:net, both
+compiled now, are within a few percent of each other (3.26 against 3.20 KiB in this run; 2.8
+to 3.2 against 3.1 to 3.3 in partial runs): an idle connection costs about what a \`net.Socket\`
+costs.
 
 **What would move it.** A \`serve\` that forks no fiber for an idle connection (a callback
 per connection that starts a fiber only when a message arrives).`,
@@ -247,5 +255,18 @@ export const findings = `- **Deno missed wake-ups: fixed.** Deno 2.9.6 runs a th
   1 descriptor per message +10% to +19% (Node.js, Bun, Deno), alternating partial runs.
 - **Deno: unbounded heap growth** under sustained load, from effect 4.1's AsyncResource per
   fiber suspension meeting a Deno \`runInAsyncScope\` leak (see the memory target above).
-- **Node.js under tsx pays for keepNames:** \`node --import tsx\` defines a name on every closure
-  created at run time. A compiled build (the package's tsup output) does not.`
+- **Node.js under tsx paid for keepNames:** \`node --import tsx\` defines a name on every
+  closure created at run time, and a function whose \`name\` is redefined keeps its properties
+  out of line: a heap snapshot of 6,000 idle SDK connections showed three such closures per
+  connection (\`send\`, \`handleMessages\` and the close callback), 3.4 KiB of heap per
+  connection where the compiled build needs 2.6 KiB. Users run the compiled package, so the
+  bench now compiles its Node.js contenders (the SDK, node:net and usocket alike) with esbuild,
+  without keepNames, before it measures; Bun and Deno run the TypeScript as it is.
+- **An occasional slow mode of 64 KiB throughput (Node.js):** now and then a whole SDK run
+  moves 500–800 MiB/s instead of 2–3.5 GiB/s (1 run in 6 to 20 here). \`--trace-gc\` on the
+  receiving process shows why: in the normal mode each received message's buffer dies young and
+  scavenges triggered by external memory free them every ~10 ms; in the slow mode V8 runs a
+  full mark-compact every 40–70 ms ("GC in old space requested") for the rest of the process's
+  life, and perf shows concurrent marking and sweeping taking the core. node:net (fresh 64 KiB
+  buffers too, but allocated by Node's C++ side) did not show it in 8 runs. The heuristic is
+  V8's; what would avoid it is fewer fresh buffers (see the throughput target).`

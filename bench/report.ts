@@ -233,8 +233,9 @@ node --import tsx bench/report.ts            # regenerate README.md and chart.sv
 \`\`\`
 
 It needs what \`npm install\` needs (the addon built) plus \`cc\`, \`python3\`, \`taskset\` and
-\`npm\`. It compiles the C reference (\`cc -O2 bench/reference/*.c\`) into \`bench/.build/\` on every
-run and, on the first run, installs usocket@1.1.0 into \`bench/.build/usocket/\` (\`npm install
+\`npm\`. It compiles the C reference (\`cc -O2 bench/reference/*.c\`) and the Node.js contenders
+(esbuild, one ES module each, as the package's own build compiles it) into \`bench/.build/\` on
+every run and, on the first run, installs usocket@1.1.0 into \`bench/.build/usocket/\` (\`npm install
 --prefix\`; it builds with node-gyp). \`bench/.build/\` is not part of the repository. The full run
 takes about ${Math.round(results.seconds / 60)} minutes on the machine below; run it on an idle machine, since every
 contender is timed on the same cores.

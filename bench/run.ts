@@ -2,8 +2,9 @@
  * `npm run bench`: every contender on every case it can do, pinned to one core and unpinned,
  * in one run; then bench/results.json, bench/README.md and bench/chart.svg.
  *
- * Before measuring it builds the C reference (`cc -O2` into bench/.build/) and, on first use,
- * installs usocket into bench/.build/usocket (npm). Each contender's server and client are
+ * Before measuring it builds the C reference (`cc -O2` into bench/.build/) and the Node.js
+ * contenders (esbuild, into bench/.build/) and, on first use, installs usocket into
+ * bench/.build/usocket (npm). Each contender's server and client are
  * separate processes (bench/pair.ts); each case's repeats are time-boxed windows after a
  * warm-up, in the same pair of processes.
  *
@@ -18,7 +19,22 @@ import * as fs from "node:fs"
 import { createRequire } from "node:module"
 import * as os from "node:os"
 import * as path from "node:path"
-import { benchDir, buildDir, type Case, cases, contender, type ContenderId, contenders, type Mode, modes, referenceBinary, root, usocketPrefix } from "./matrix.ts"
+import {
+  benchDir,
+  buildDir,
+  type Case,
+  cases,
+  contender,
+  type ContenderId,
+  contenders,
+  type Mode,
+  modes,
+  nodeBuild,
+  nodeBuilds,
+  referenceBinary,
+  root,
+  usocketPrefix
+} from "./matrix.ts"
 import { type ClientResult, runPair, type Timing } from "./pair.ts"
 import { writeReport } from "./report.ts"
 import { fillRatios, type Machine, type Results, type Row, rowsOf } from "./results.ts"
@@ -48,6 +64,27 @@ const buildReference = (): void => {
   const sources = fs.readdirSync(path.join(benchDir, "reference")).filter((f) => f.endsWith(".c")).map((f) => path.join(benchDir, "reference", f))
   run(["cc", "-O2", "-Wall", "-o", referenceBinary, ...sources])
   log(`built ${path.relative(root, referenceBinary)} (cc -O2)`)
+}
+
+/**
+ * Compiles the Node.js contenders every run, as the package's build compiles the library: one
+ * ES module each, no keepNames (see `nodeBuilds`). Bun and Deno run the TypeScript as it is.
+ */
+const buildNodeContenders = (): void => {
+  for (const name of nodeBuilds) {
+    run([
+      path.join(root, "node_modules/.bin/esbuild"),
+      path.join(benchDir, name),
+      "--bundle",
+      "--platform=node",
+      "--format=esm",
+      "--target=node20",
+      "--packages=external",
+      "--log-level=warning",
+      `--outfile=${nodeBuild(name)}`
+    ])
+  }
+  log(`built ${nodeBuilds.map((name) => path.relative(root, nodeBuild(name))).join(", ")} (esbuild)`)
 }
 
 const usocketAddon = path.join(usocketPrefix, "node_modules/usocket/build/Release/uwrap.node")
@@ -151,6 +188,7 @@ const main = async () => {
   const machine = describeMachine()
   log(`load before the run: ${machine.loadBefore}; busiest processes: ${machine.busyBefore.join(" | ")}`)
   buildReference()
+  buildNodeContenders()
   const addon = await waitForAddon()
   if (addon === undefined) {
     console.error("no native addon to load: run `npm run build:native` (or `npm install`) first")

@@ -3,6 +3,7 @@
  * (the driver layer is the running runtime's adapter). Framed STREAM unless type=seqpacket.
  *
  *   node --expose-gc --import tsx bench/sdk.ts <server|client> <workload> <socket path> key=value...
+ *   (the bench itself runs it in Node.js as bench/.build/sdk.mjs, built by bench/run.ts)
  */
 import { Effect, type Layer, type Scope, Stream } from "effect"
 import { type Connection, Fd, Message, Policy, UnixServer, UnixSocket } from "../src/index.ts"
@@ -27,13 +28,13 @@ import {
   waitForGo
 } from "./contender.ts"
 
-const runtime = "Bun" in globalThis ? "bun" : "Deno" in globalThis ? "deno" : "node"
-const adapters = {
-  node: "../adapters/node/index.ts",
-  bun: "../adapters/bun/index.ts",
-  deno: "../adapters/deno/index.ts"
-} as const
-const driver: Layer.Layer<UnixDriver, Unsupported> = (await import(adapters[runtime])).layer
+// Literal specifiers, so that the bench's Node.js build (esbuild, bench/run.ts) bundles them;
+// only the running runtime's adapter is evaluated.
+const driver: Layer.Layer<UnixDriver, Unsupported> = "Bun" in globalThis
+  ? (await import("../adapters/bun/index.ts")).layer
+  : "Deno" in globalThis
+  ? (await import("../adapters/deno/index.ts")).layer
+  : (await import("../adapters/node/index.ts")).layer
 
 type Program = Effect.Effect<void, unknown, UnixDriver | Scope.Scope>
 

@@ -34,8 +34,10 @@ interface USocketModule {
   readonly UServer: new() => UServer
 }
 
+// bench/, or bench/.build/ when the bench runs its compiled build (bench/run.ts).
 const here = path.dirname(fileURLToPath(import.meta.url))
-const usocket = createRequire(path.join(here, ".build/usocket/node_modules/"))("usocket") as USocketModule
+const buildDir = path.basename(here) === ".build" ? here : path.join(here, ".build")
+const usocket = createRequire(path.join(buildDir, "usocket/node_modules/"))("usocket") as USocketModule
 
 const ACK = Buffer.from([107])
 
