@@ -295,7 +295,8 @@ export class SendQueue {
       if (entry.offset >= headerBytes) {
         const start = entry.offset - headerBytes
         if (start === 0 && data.length < SEPARATE_HEADER_BYTES) {
-          // A small message copied as a small frame is (a fresh one may still be on the JS heap).
+          // Copied into the scratch like a small frame: a fresh small payload may still live on
+          // the JS heap, and the addon's look at it would move it off (a malloc per send).
           frameScratch.set(data, 0)
           sent = binding.sendmsg(this.#fd, frameScratch, 0, data.length, fdScratch, fdCount, credentials, entry.address, null, 0)
         } else {

@@ -88,6 +88,19 @@ describe("descriptor hand-off across processes", () => {
       expect(error._tag).toBe("FdLimit")
     })))
 
+  it("a number that cannot be a descriptor is refused before sending (SystemError); the connection goes on", () =>
+    runCountingFds(Effect.gen(function*() {
+      const [a, b] = yield* UnixSocket.pair("stream")
+      for (const bad of [-1, 1.5, 2 ** 31]) {
+        const error = yield* Effect.flip(a.send({ data: "x", fds: [bad] }))
+        expect(error).toMatchObject({ _tag: "SystemError", message: `not a descriptor number: ${bad}` })
+      }
+      yield* a.send("still open")
+      const [message] = yield* b.messages.pipe(Stream.take(1), Stream.runCollect)
+      expect(Message.text(message!)).toBe("still open")
+      expect(message!.fds).toHaveLength(0)
+    })))
+
   it("unclaimed received descriptors are closed when their connection closes", () =>
     runCountingFds(Effect.gen(function*() {
       const [a, b] = yield* UnixSocket.pair("stream")
