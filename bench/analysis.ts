@@ -66,9 +66,31 @@ syscalls: 1.9–2.9 µs); alternating partial runs, pinned, Node.js: 44.5, 42.3 
 32.0, 28.4 and 41.5 µs. The spread between identical runs on this virtual machine (27 to 45 µs
 for the same build, node:net 19.5 to 23 µs) is as large as the effect.
 
-**What would move it.** Fewer Effect steps per message on both ends (a fiber suspension and
-resumption per message is now the larger part in Node.js), and in Bun and Deno a way to be
-woken by the runtime's own loop.`,
+Then the hop itself was measured apart from Effect: a ping-pong between two processes over the
+addon and the reactor alone (no Effect, no framing), pinned: 13.5–14.2 µs per round trip in
+Node.js on its own loop, and with the epoll thread 30.2 (Node.js), 27.4–28.3 (Bun) and
+28.9–30.2 µs (Deno) — about 8 µs per wake-up, where the same structure in C costs 2. perf on
+the Bun server puts 54% of its samples in the kernel's context switch, and counts per round
+trip 1.8 futex calls on the JS thread and 0.9 on the epoll thread besides the one eventfd
+write: the runtime's thread-safe function wakes its loop while holding the queue's lock, the
+woken JS thread preempts the epoll thread inside it (both on one core) and blocks on the lock,
+and the two switch back and forth. Raising the epoll thread's priority (nice −10, which needs
+CAP_SYS_NICE) takes Bun's raw round trip to 19.6–22.5 µs, and nice +10 to 33.6–36.5; the
+SCHED_BATCH and SCHED_IDLE policies, which need no privilege, do not help consistently (Bun
+27.0 and 38.0 µs, Deno 26.7 and 23.7). So in Bun the SDK adds 2–4 µs to the raw hop (29.6–30.2
+against 27.4–28.3 µs); in Deno 10–13 µs (Deno's Node-API calls and its \`AsyncResource\` cost
+more: 0.57 µs per \`runInAsyncScope\` against 0.03 in Node.js).
+
+And the round trip allocates less: a send builds no wrapper object for bare data, no empty
+descriptor list and no encoding object; a waiting reader reuses one cancel Effect; the
+\`handleMessages\` loop one continuation. Within the noise in alternating partial runs
+(Node.js 16.0–17.1 µs against 16.0–16.1 before, node:net 14.9–15.4 in the same runs).
+
+**What would move it.** In Node.js, fewer Effect steps per message on both ends (a fiber
+suspension and resumption per message is the larger part of the 2 µs the SDK adds to the raw
+addon's 14 µs). In Bun and Deno, a wake-up that does not go through the thread-safe function
+(the runtimes offer no other way for an addon to be woken on their loop), or a runtime whose
+thread-safe function wakes its loop after releasing its lock.`,
 
   "throughput": `**Why.** Every received message gets a buffer of its own (the consumer owns
 its bytes, and may keep them), so at 64 KiB per message the receiver writes 64 KiB of fresh
@@ -190,8 +212,17 @@ compiled now, are within a few percent of each other (3.26 against 3.20 KiB in t
 to 3.2 against 3.1 to 3.3 in partial runs): an idle connection costs about what a \`net.Socket\`
 costs.
 
+Then a connection makes its send queue, its frame decoder, its ledger of received descriptors
+and its bound \`send\` only when first used, and \`serve\` wraps each handler in one exit
+finalizer (close the connection, log a failure) and a shared catch, where a catch, an
+\`ensuring\` and a close Effect each made a closure (and \`catchCause\` wraps a function that
+does not declare its one parameter in a closure of its own): heap per idle served connection
+in a snapshot of 5,000 (compiled, as the bench runs it) 2,656 → 2,211 bytes, 11 → 9 closures.
+In the bench's partial run (pinned), per connection from 0 to 10,000: 2.46 KiB against
+node:net's 3.21.
+
 **What would move it.** A \`serve\` that forks no fiber for an idle connection (a callback
-per connection that starts a fiber only when a message arrives).`,
+per connection that starts a fiber only when a message arrives).`
 
   "message-memory": `**Why (Deno).** The SDK's server on Deno grows where Node.js and Bun stay flat:
 its heap after a full GC rose from 18.9 to 76.4 MB over 3,000,000 messages (about 20 bytes per
@@ -262,6 +293,15 @@ export const findings = `- **Deno missed wake-ups: fixed.** Deno 2.9.6 runs a th
   connection where the compiled build needs 2.6 KiB. Users run the compiled package, so the
   bench now compiles its Node.js contenders (the SDK, node:net and usocket alike) with esbuild,
   without keepNames, before it measures; Bun and Deno run the TypeScript as it is.
+- **What the epoll thread's hop costs (Bun, Deno):** about 8 µs per wake-up on this machine
+  (a raw ping-pong over the addon: 14 µs on Node's own loop, 28–30 µs through the thread in
+  all three runtimes), most of it context switches around the runtime's thread-safe function,
+  which wakes its loop while holding its lock; with the epoll thread at nice −10 Bun's raw
+  round trip is 20 µs (see the latency target). Nothing in the SDK's own code is near that.
+- **Idle connections, lighter:** a connection makes its send queue, frame decoder, descriptor
+  ledger and bound \`send\` on first use, and \`serve\` wraps a handler in one exit
+  finalizer instead of a catch, an \`ensuring\` and a close Effect: 2,656 → 2,211 bytes of
+  heap per idle served connection (Node.js, heap snapshot of 5,000).
 - **An occasional slow mode of 64 KiB throughput (Node.js):** now and then a whole SDK run
   moves 500–800 MiB/s instead of 2–3.5 GiB/s (1 run in 6 to 20 here). \`--trace-gc\` on the
   receiving process shows why: in the normal mode each received message's buffer dies young and

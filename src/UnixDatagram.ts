@@ -33,7 +33,7 @@ import { bindAddress, type FileIdentity, removeIfOurs } from "./internal/bind.ts
 import { definedOnly, socketAddress } from "./internal/connection.ts"
 import { errorFromErrno } from "./internal/errno.ts"
 import { openSocket, pollReadable } from "./internal/open.ts"
-import { prepare, type SendError, SendQueue } from "./internal/outgoing.ts"
+import { PACKETS, prepare, type SendError, SendQueue } from "./internal/outgoing.ts"
 import type { Watch } from "./internal/reactor.ts"
 import { ReadyQueue } from "./internal/ready.ts"
 import { ReceivedFds } from "./internal/received.ts"
@@ -350,7 +350,7 @@ class Endpoint implements DatagramEndpoint {
       const parsed = Address.parse(address)
       if (parsed._tag === "Failure") return Effect.fail(parsed.failure)
       if (parsed.success.kind === "unnamed") return Effect.fail(noDestination("sendTo"))
-      const entry = prepare(this.#driver, message, { framed: false, stream: false }, parsed.success)
+      const entry = prepare(this.#driver, message, PACKETS, parsed.success)
       return "data" in entry ? this.#queue.enqueue(entry) : Effect.fail(entry)
     })
 
@@ -358,7 +358,7 @@ class Endpoint implements DatagramEndpoint {
     Effect.suspend((): Effect.Effect<void, DatagramSendError> => {
       if (this.#closed) return Effect.fail(closedError("sendmsg"))
       if (this.remoteAddress === undefined) return Effect.fail(noDestination("send"))
-      const entry = prepare(this.#driver, message, { framed: false, stream: false })
+      const entry = prepare(this.#driver, message, PACKETS)
       return "data" in entry ? this.#queue.enqueue(entry) : Effect.fail(entry)
     })
 

@@ -15,7 +15,7 @@
  *
  * @since 0.1.0
  */
-import { Cause, Effect, type Scope, Stream } from "effect"
+import { Cause, Effect, type Exit, type Scope, Stream } from "effect"
 import type { NonEmptyReadonlyArray } from "effect/Array"
 import * as Address from "./Address.ts"
 import type { Connection, ConnectionOptions, SocketType } from "./Connection.ts"
@@ -230,6 +230,12 @@ const endedByClose = (cause: Cause.Cause<unknown>): boolean =>
     Cause.isInterruptReason(reason) || (Cause.isFailReason(reason) && reason.error instanceof Errors.Closed)
   )
 
+/**
+ * What a handler's fiber does with its failure once `#handled` has dealt with it: nothing. (It
+ * declares its one parameter: `catchCause` wraps a function of any other arity in a closure.)
+ */
+const ignoreCause = (_cause: Cause.Cause<unknown>) => Effect.void
+
 class Server implements UnixServer {
   readonly connections: Stream.Stream<Connection, Errors.UnixError>
   accepted = 0
@@ -370,20 +376,27 @@ class Server implements UnixServer {
 
   serve = <E, R>(handler: (connection: Connection) => Effect.Effect<void, E, R>): Effect.Effect<never, Errors.UnixError, R> =>
     this.connections.pipe(
+      // Per connection one finalizer (close, then report a failure) and a shared catch: a
+      // fiber waiting on an idle connection holds as little as it can.
       Stream.runForEach((connection) =>
         handler(connection).pipe(
-          Effect.catchCause((cause) =>
-            Cause.hasInterruptsOnly(cause) || (this.#closed && endedByClose(cause))
-              ? Effect.void
-              : Effect.logWarning(`${this.address.text}: connection handler failed`, cause)
-          ),
-          Effect.ensuring(connection.close),
+          Effect.onExit((exit) => this.#handled(connection, exit)),
+          Effect.catchCause(ignoreCause),
           Effect.forkChild,
           Effect.asVoid
         )
       ),
       Effect.andThen(Effect.never)
     )
+
+  /** A handler ended: its connection closes, and a failure other than our own closing is logged. */
+  #handled(connection: Connection, exit: Exit.Exit<unknown, unknown>): Effect.Effect<void> {
+    ;(connection as SocketConnection).closeNow() // every connection this server yields is one
+    if (exit._tag === "Success" || Cause.hasInterruptsOnly(exit.cause) || (this.#closed && endedByClose(exit.cause))) {
+      return Effect.void
+    }
+    return Effect.logWarning(`${this.address.text}: connection handler failed`, exit.cause)
+  }
 
   readonly close: Effect.Effect<void> = Effect.sync(() => {
     if (this.#closed) return

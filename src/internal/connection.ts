@@ -17,12 +17,12 @@ import type { Message, Outgoing } from "../Message.ts"
 import type { UnixDriverShape } from "../UnixDriver.ts"
 import { errorFromErrno } from "./errno.ts"
 import { type Frame, FrameDecoder, MAX_FDS_PER_FRAME } from "./framing.ts"
-import { prepare, SendQueue, shutdownEntry } from "./outgoing.ts"
+import { FRAMED_STREAM, PACKETS, prepare, RAW_STREAM, SendQueue, shutdownEntry } from "./outgoing.ts"
 import type { SocketHandle } from "./peer.ts"
 import { pollReadable } from "./open.ts"
 import type { Watch } from "./reactor.ts"
 import { ReadyQueue } from "./ready.ts"
-import { ReceivedFds } from "./received.ts"
+import { closeNumbers, NO_FDS, ReceivedFds } from "./received.ts"
 
 const EMPTY_BYTES = new Uint8Array(0)
 const NO_NUMBERS: ReadonlyArray<number> = Object.freeze([])
@@ -55,9 +55,13 @@ export class SocketConnection implements Connection {
   readonly #driver: UnixDriverShape
   readonly #watch: Watch
   readonly #limits: typeof defaultLimits
-  readonly #decoder: FrameDecoder | undefined
-  readonly #received: ReceivedFds
-  readonly #queue: SendQueue
+  /** Length-prefixed frames on a STREAM socket: the decoder is made with the first bytes read. */
+  readonly #framed: boolean
+  // Made on first use: an idle connection a server holds should cost as little as possible.
+  #decoder: FrameDecoder | undefined
+  #received: ReceivedFds | undefined
+  #queue: SendQueue | undefined
+  #send: ((message: Outgoing) => Effect.Effect<void, Errors.ConnectionError>) | undefined
   readonly #onClose: ((connection: SocketConnection) => void) | undefined
   readonly #ready = new ReadyQueue<Message>()
   #terminal: Terminal | undefined
@@ -88,9 +92,7 @@ export class SocketConnection implements Connection {
     this.#limits = options.limits === undefined
       ? defaultLimits // shared: most connections take the defaults
       : { ...defaultLimits, ...definedOnly(options.limits) } as typeof defaultLimits
-    this.#decoder = this.framing === "length-prefixed" && type === "stream"
-      ? new FrameDecoder(this.#limits.maxMessageBytes)
-      : undefined
+    this.#framed = this.framing === "length-prefixed" && type === "stream"
     this.#onClose = options.onClose
     this.localAddress = options.localAddress ?? socketAddress(driver, fd, "local")
     this.remoteAddress = options.remoteAddress ?? socketAddress(driver, fd, "remote")
@@ -98,12 +100,9 @@ export class SocketConnection implements Connection {
       driver.binding.setsockoptInt(fd, driver.binding.constants.SO_PASSCRED, 1)
     }
     this.#watch = driver.reactor.register(fd)
-    this.#received = new ReceivedFds(driver)
-    this.#queue = new SendQueue(driver, fd, this.#watch, type === "stream")
     driver.reactor.retain()
   }
 
-  // Built on first use: an idle connection a server holds should cost as little as possible.
   #messages: Stream.Stream<Message, Errors.ConnectionError> | undefined
   #sink: Sink.Sink<void, Outgoing, never, Errors.ConnectionError> | undefined
   #receive: Effect.Effect<Message, Errors.ConnectionError | Cause.Done> | undefined
@@ -121,7 +120,7 @@ export class SocketConnection implements Connection {
   }
 
   get unclaimedFds(): number {
-    return this.#received.size
+    return this.#received === undefined ? 0 : this.#received.size
   }
 
   get isClosed(): boolean {
@@ -178,7 +177,7 @@ export class SocketConnection implements Connection {
       // only descriptors the consumer itself keeps can reach limits.maxUnclaimedFds. (One read
       // can complete frames holding the descriptors waiting in the FIFO plus its own.)
       const waiting = this.#decoder?.waitingFds ?? 0
-      if (this.#ready.size > 0 && this.#received.size + waiting + MAX_FDS_PER_FRAME > this.#limits.maxUnclaimedFds) return
+      if (this.#ready.size > 0 && this.unclaimedFds + waiting + MAX_FDS_PER_FRAME > this.#limits.maxUnclaimedFds) return
       const n = binding.recvmsg(this.fd, scratch, 0, receiveBytes, meta, null)
       if (n < 0) {
         if (-n === c.EAGAIN) return
@@ -220,20 +219,20 @@ export class SocketConnection implements Connection {
         return
       }
       const limits = this.#limits
-      const decoder = this.#decoder
+      const decoder = this.#framed ? this.#decoder ??= new FrameDecoder(limits.maxMessageBytes) : undefined
       if (fdCount > 0) {
         if (decoder !== undefined && decoder.waitingFds + fdCount > limits.maxFdsInFlight) {
           return this.#fail(this.#tooManyFds(decoder.waitingFds + fdCount, "limits.maxFdsInFlight", limits.maxFdsInFlight), fds)
         }
         if (limits.maxFdsPerMessage === 0) {
-          this.#received.closeNumbers(fds)
+          closeNumbers(this.#driver, fds)
           fds = decoder === undefined ? [] : fds.map(() => -1) // still counted, to find their frames
         } else if (decoder === undefined) {
           if (fdCount > limits.maxFdsPerMessage) {
             return this.#fail(this.#tooManyFds(fdCount, "limits.maxFdsPerMessage", limits.maxFdsPerMessage), fds)
           }
-          if (this.#received.size + fdCount > limits.maxUnclaimedFds) {
-            return this.#fail(this.#tooManyFds(this.#received.size + fdCount, "limits.maxUnclaimedFds", limits.maxUnclaimedFds), fds)
+          if (this.unclaimedFds + fdCount > limits.maxUnclaimedFds) {
+            return this.#fail(this.#tooManyFds(this.unclaimedFds + fdCount, "limits.maxUnclaimedFds", limits.maxUnclaimedFds), fds)
           }
         }
       }
@@ -250,8 +249,8 @@ export class SocketConnection implements Connection {
           const count = frames[i]!.fds.length
           const excess = count > limits.maxFdsPerMessage
             ? this.#tooManyFds(count, "limits.maxFdsPerMessage", limits.maxFdsPerMessage)
-            : this.#received.size + count > limits.maxUnclaimedFds
-            ? this.#tooManyFds(this.#received.size + count, "limits.maxUnclaimedFds", limits.maxUnclaimedFds)
+            : this.unclaimedFds + count > limits.maxUnclaimedFds
+            ? this.#tooManyFds(this.unclaimedFds + count, "limits.maxUnclaimedFds", limits.maxUnclaimedFds)
             : undefined
           if (excess !== undefined) return this.#fail(excess, frames.slice(i).flatMap((frame) => frame.fds))
           this.#ready.push(this.#message(frames[i]!.data, frames[i]!.fds, credentials))
@@ -270,8 +269,8 @@ export class SocketConnection implements Connection {
    * own: `orphans`, and those still waiting in the frame FIFO.
    */
   #fail(error: Errors.ConnectionError, orphans: ReadonlyArray<number>): void {
-    this.#received.closeNumbers(orphans)
-    if (this.#decoder !== undefined) this.#received.closeNumbers(this.#decoder.takeAllFds())
+    closeNumbers(this.#driver, orphans)
+    if (this.#decoder !== undefined) closeNumbers(this.#driver, this.#decoder.takeAllFds())
     this.#terminal = error
   }
 
@@ -286,7 +285,7 @@ export class SocketConnection implements Connection {
     // Descriptors already closed on arrival (-1: not accepted here) were only placeholders.
     const stray = decoder === undefined || decoder.waitingFds === 0 ? [] : decoder.takeAllFds().filter((fd) => fd >= 0)
     if (stray.length > 0) {
-      this.#received.closeNumbers(stray)
+      closeNumbers(this.#driver, stray)
       this.#terminal = new Errors.ProtocolError({
         message: `end of stream with ${stray.length} descriptors that belong to no frame (closed)`
       })
@@ -296,7 +295,7 @@ export class SocketConnection implements Connection {
   }
 
   #message(data: Uint8Array, numbers: ReadonlyArray<number>, credentials: Credentials | undefined): Message {
-    const fds = this.#received.own(numbers)
+    const fds = numbers.length === 0 ? NO_FDS : (this.#received ??= new ReceivedFds(this.#driver)).own(numbers)
     return credentials === undefined ? { data, fds } : { data, fds, credentials }
   }
 
@@ -310,16 +309,23 @@ export class SocketConnection implements Connection {
   // ---------------------------------------------------------------------------------------
   // Writing
 
-  send = (message: Outgoing): Effect.Effect<void, Errors.ConnectionError> =>
-    Effect.suspend(() => {
-      if (this.#closed) return Effect.fail(closedError("sendmsg"))
-      const entry = prepare(this.#driver, message, { framed: this.#decoder !== undefined, stream: this.type === "stream" })
-      return "data" in entry ? this.#queue.enqueue(entry) : Effect.fail(entry)
-    }) as Effect.Effect<void, Errors.ConnectionError>
+  /** Bound (it may be passed around as a function), and made on first use. */
+  get send(): (message: Outgoing) => Effect.Effect<void, Errors.ConnectionError> {
+    return this.#send ??= (message) =>
+      Effect.suspend(() => {
+        if (this.#closed) return Effect.fail(closedError("sendmsg"))
+        const entry = prepare(this.#driver, message, this.#framed ? FRAMED_STREAM : this.type === "stream" ? RAW_STREAM : PACKETS)
+        return "data" in entry ? this.#sendQueue().enqueue(entry) : Effect.fail(entry)
+      }) as Effect.Effect<void, Errors.ConnectionError>
+  }
+
+  #sendQueue(): SendQueue {
+    return this.#queue ??= new SendQueue(this.#driver, this.fd, this.#watch, this.type === "stream")
+  }
 
   get end(): Effect.Effect<void, Errors.ConnectionError> {
     return Effect.suspend(() =>
-      this.#closed ? Effect.fail(closedError("shutdown")) : this.#queue.enqueue(shutdownEntry())
+      this.#closed ? Effect.fail(closedError("shutdown")) : this.#sendQueue().enqueue(shutdownEntry())
     ) as Effect.Effect<void, Errors.ConnectionError>
   }
 
@@ -348,12 +354,12 @@ export class SocketConnection implements Connection {
   #release(why: "close" | "detach"): void {
     this.#closed = true
     this.#socket.closed = true
-    this.#queue.close(why === "close" ? closedOnSend : closedOnSendAfterDetach)
+    this.#queue?.close(why === "close" ? closedOnSend : closedOnSendAfterDetach)
     if (this.#terminal === undefined) this.#terminal = "closed"
     this.#watch.close() // still ours: deregistered before it is closed or handed on
-    if (this.#decoder !== undefined) this.#received.closeNumbers(this.#decoder.takeAllFds())
+    if (this.#decoder !== undefined) closeNumbers(this.#driver, this.#decoder.takeAllFds())
     this.#ready.clear() // their descriptors are among the unclaimed ones
-    this.#received.closeAll()
+    this.#received?.closeAll()
     this.#driver.reactor.release()
     this.#onClose?.(this)
   }
@@ -367,10 +373,11 @@ export class SocketConnection implements Connection {
     handler: (message: Message) => Effect.Effect<void, E, R>
   ): Effect.Effect<void, Errors.ConnectionError | E, R> => {
     const next = pollReadable(this.#watch, () => this.#pollOne(END_OF_STREAM))
+    const again = () => loop
     const loop: Effect.Effect<void, Errors.ConnectionError | E, R> = Effect.flatMap(next, (message) => {
       if (message === undefined) return Effect.void
       const handled = message.fds.length === 0 ? handler(message) : Effect.ensuring(handler(message), closeAll(message.fds))
-      return Effect.flatMap(handled, () => loop)
+      return Effect.flatMap(handled, again)
     })
     return loop
   }

@@ -33,8 +33,11 @@ export const openSocket = (driver: UnixDriverShape, type: AnySocketType): number
  * readable and polls again: the pull-based read of every socket (nothing is armed unless
  * someone waits).
  */
-export const pollReadable = <A, E>(watch: Watch, poll: () => Effect.Effect<A, E> | undefined): Effect.Effect<A, E> =>
-  Effect.suspend(() => {
+export const pollReadable = <A, E>(watch: Watch, poll: () => Effect.Effect<A, E> | undefined): Effect.Effect<A, E> => {
+  // One for every wait: an interrupted waiter takes its callback back, so a later readiness
+  // reads nothing on its behalf.
+  const cancel = Effect.sync(() => watch.cancelReadable())
+  return Effect.suspend(() => {
     const now = poll()
     if (now !== undefined) return now
     return Effect.callback<A, E>((resume) => {
@@ -44,9 +47,10 @@ export const pollReadable = <A, E>(watch: Watch, poll: () => Effect.Effect<A, E>
         else watch.whenReadable(retry)
       }
       watch.whenReadable(retry)
-      return Effect.sync(() => watch.cancelReadable())
+      return cancel
     })
   })
+}
 
 /**
  * `connect`: undefined when it succeeded at once (the usual case: no Effect to run), else the

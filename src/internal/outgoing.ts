@@ -81,6 +81,13 @@ export interface Encoding {
   readonly stream: boolean
 }
 
+/** The three encodings there are, shared (nothing is allocated per send to say which). */
+export const FRAMED_STREAM: Encoding = Object.freeze({ framed: true, stream: true })
+export const RAW_STREAM: Encoding = Object.freeze({ framed: false, stream: true })
+export const PACKETS: Encoding = Object.freeze({ framed: false, stream: false })
+
+const NO_FDS_GIVEN: ReadonlyArray<Fd | number> = Object.freeze([])
+
 /** Checks an outgoing message and builds its entry (descriptors still borrowed). */
 export const prepare = (
   driver: UnixDriverShape,
@@ -88,9 +95,11 @@ export const prepare = (
   encoding: Encoding,
   destination?: { readonly bytes: Uint8Array; readonly text: string }
 ): SendEntry | SendError => {
-  const outgoing = typeof message === "string" || message instanceof Uint8Array ? { data: message } : message
-  const payload = typeof outgoing.data === "string" ? encoder.encode(outgoing.data) : outgoing.data ?? EMPTY_BYTES
-  const given: ReadonlyArray<Fd | number> = outgoing.fds ?? []
+  // Bare data (the usual request or reply) needs no wrapper object.
+  const bare = typeof message === "string" || message instanceof Uint8Array
+  const data = bare ? message : message.data
+  const payload = typeof data === "string" ? encoder.encode(data) : data ?? EMPTY_BYTES
+  const given: ReadonlyArray<Fd | number> = bare ? NO_FDS_GIVEN : message.fds ?? NO_FDS_GIVEN
   if (given.length > MAX_FDS_PER_FRAME) {
     return new Errors.FdLimit({
       message: `a message carries at most ${MAX_FDS_PER_FRAME} descriptors (SCM_MAX_FD); got ${given.length}`,
@@ -124,11 +133,11 @@ export const prepare = (
     })
   }
   let credentials: ReadonlyArray<number> | null = null
-  if (outgoing.credentials === true) {
+  const wanted = bare ? undefined : message.credentials
+  if (wanted === true) {
     credentials = [driver.binding.getpid(), driver.euid, driver.egid]
-  } else if (outgoing.credentials !== undefined) {
-    const { gid, pid, uid } = outgoing.credentials
-    credentials = [pid, uid, gid]
+  } else if (wanted !== undefined) {
+    credentials = [wanted.pid, wanted.uid, wanted.gid]
   }
   return {
     header: encoding.framed ? given.length : -1,

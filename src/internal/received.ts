@@ -8,7 +8,12 @@
 import { Fd, type FdOwner } from "../Fd.ts"
 import type { UnixDriverShape } from "../UnixDriver.ts"
 
-const NO_FDS: ReadonlyArray<Fd> = Object.freeze([])
+export const NO_FDS: ReadonlyArray<Fd> = Object.freeze([])
+
+/** Closes raw numbers that never became `Fd`s (-1 entries are skipped). */
+export const closeNumbers = (driver: UnixDriverShape, numbers: ArrayLike<number>): void => {
+  for (let i = 0; i < numbers.length; i++) if (numbers[i]! >= 0) driver.binding.close(numbers[i]!)
+}
 
 export class ReceivedFds implements FdOwner {
   readonly #driver: UnixDriverShape
@@ -58,7 +63,7 @@ export class ReceivedFds implements FdOwner {
 
   /** Closes raw numbers that never became `Fd`s (-1 entries are skipped). */
   closeNumbers(numbers: ArrayLike<number>): void {
-    for (let i = 0; i < numbers.length; i++) if (numbers[i]! >= 0) this.#driver.binding.close(numbers[i]!)
+    closeNumbers(this.#driver, numbers)
   }
 
   /** Closes every descriptor still unclaimed. */

@@ -82,6 +82,17 @@ describe("echo", () => {
     })
   }
 
+  it("send is bound: taken off its connection and passed as a function, it still sends there", () =>
+    runCountingFds(Effect.gen(function*() {
+      const address = `${tempDir()}/echo.sock`
+      yield* echoServer(address, "stream", "length-prefixed")
+      const client = yield* UnixSocket.connect({ address })
+      const send = client.send
+      yield* Effect.forEach(["one", "two"], send, { discard: true })
+      const replies = yield* client.messages.pipe(Stream.take(2), Stream.runCollect)
+      expect(replies.map((message) => Message.text(message))).toEqual(["one", "two"])
+    })))
+
   it("a connected pair echoes in one process and reports our own credentials as the peer's", () =>
     runCountingFds(Effect.gen(function*() {
       const [a, b] = yield* UnixSocket.pair("seqpacket")
