@@ -222,7 +222,7 @@ In the bench's partial run (pinned), per connection from 0 to 10,000: 2.46 KiB a
 node:net's 3.21.
 
 **What would move it.** A \`serve\` that forks no fiber for an idle connection (a callback
-per connection that starts a fiber only when a message arrives).`
+per connection that starts a fiber only when a message arrives).`,
 
   "message-memory": `**Why (Deno).** The SDK's server on Deno grows where Node.js and Bun stay flat:
 its heap after a full GC rose from 18.9 to 76.4 MB over 3,000,000 messages (about 20 bytes per
