@@ -249,7 +249,17 @@ grows; an Effect loop that suspends 1,000,000 times, +505 MiB and 9.5 → 26 µs
 With this package, 1,000,000 round trips between two connections of one Deno process (two
 suspensions each) grew RSS by 962 MiB (Node.js +2.5 MiB, Bun +7.1 MiB). A one-way stream
 suspends far less often than once per message (its reads find several), hence the smaller
-growth in this bench.`
+growth in this bench.
+
+**Why (Node.js, when it misses).** Its growth is one step, not a slope: in each run one of the
+five steps grows by 16.4–18.5 MiB and the others by 0.00–0.1 MiB. That step is V8 growing its
+young generation to the maximum (16 MiB semi-spaces in Node.js 20) under the server's
+allocation rate, where a read of the socket decodes a few thousand 64-byte messages at once. The
+same partial run with \`NODE_OPTIONS=--max-semi-space-size=1\`: +0.79 MiB over 1,000,000
+messages (and +18.1 without it, node:net +7.5 and +7.8 in the same runs). So the 20 MB line
+falls inside V8's heuristic: 18.0 MiB in the previous full run, 19.3 MiB (20.2 MB) in this
+one. What would move it: fewer objects alive per read (a message object per frame is made
+twice, as a frame and as a message).`
 }
 
 export const findings = `- **Deno missed wake-ups: fixed.** Deno 2.9.6 runs a thread-safe function's call as a
