@@ -258,8 +258,9 @@ allocation rate, where a read of the socket decodes a few thousand 64-byte messa
 same partial run with \`NODE_OPTIONS=--max-semi-space-size=1\`: +0.79 MiB over 1,000,000
 messages (and +18.1 without it, node:net +7.5 and +7.8 in the same runs). So the 20 MB line
 falls inside V8's heuristic: 18.0 MiB in the previous full run, 19.3 MiB (20.2 MB) in this
-one. What would move it: fewer objects alive per read (a message object per frame is made
-twice, as a frame and as a message).`
+one. Handing out each frame without descriptors as the message itself (one object per
+message instead of two) did not change it (16.6 and 18.2 MiB in two partial runs): V8 grows
+its young generation all the same, so halving what one read keeps alive does not decide it.`
 }
 
 export const findings = `- **Deno missed wake-ups: fixed.** Deno 2.9.6 runs a thread-safe function's call as a
