@@ -71,15 +71,20 @@ addon and the reactor alone (no Effect, no framing), pinned: 13.5–14.2 µs per
 Node.js on its own loop, and with the epoll thread 30.2 (Node.js), 27.4–28.3 (Bun) and
 28.9–30.2 µs (Deno) — about 8 µs per wake-up, where the same structure in C costs 2. perf on
 the Bun server puts 54% of its samples in the kernel's context switch, and counts per round
-trip 1.8 futex calls on the JS thread and 0.9 on the epoll thread besides the one eventfd
-write: the runtime's thread-safe function wakes its loop while holding the queue's lock, the
-woken JS thread preempts the epoll thread inside it (both on one core) and blocks on the lock,
-and the two switch back and forth. Raising the epoll thread's priority (nice −10, which needs
-CAP_SYS_NICE) takes Bun's raw round trip to 19.6–22.5 µs, and nice +10 to 33.6–36.5; the
-SCHED_BATCH and SCHED_IDLE policies, which need no privilege, do not help consistently (Bun
-27.0 and 38.0 µs, Deno 26.7 and 23.7). So in Bun the SDK adds 2–4 µs to the raw hop (29.6–30.2
-against 27.4–28.3 µs); in Deno 10–13 µs (Deno's Node-API calls and its \`AsyncResource\` cost
-more: 0.57 µs per \`runInAsyncScope\` against 0.03 in Node.js).
+trip 1.8 futex calls on the JS thread and 0.9 on the epoll thread (the thread-safe function's
+lock) besides the one eventfd write. The lock is not the cost: a prototype that replaced the
+thread-safe function by a doorbell (the epoll thread queues events under its own lock and
+writes one byte to a socketpair that Bun's own loop reads through \`Bun.connect({ fd })\`)
+made no futex call and measured 30.0–30.3 µs against 27.2–28.3 (through
+\`Bun.file(fd).stream()\` 33 µs: Bun re-arms its poll and reads twice per wake-up); dropped.
+The wake-ups are the cost, and their scheduling: with the epoll thread at nice −10 (which needs
+CAP_SYS_NICE) Bun's raw round trip is 19.6–22.5 µs, at nice +10 33.6–36.5; the SCHED_BATCH and
+SCHED_IDLE policies, which need no privilege, do not help consistently (Bun 27.0 and 38.0 µs,
+Deno 26.7 and 23.7). So in Bun the SDK adds 2–4 µs to the raw hop (29.6–30.2 against
+27.4–28.3 µs); in Deno 10–13 µs (Deno's Node-API calls and its \`AsyncResource\` cost more:
+0.57 µs per \`runInAsyncScope\` against 0.03 in Node.js). Deno's libuv compatibility layer is
+no way out either: its \`uv_poll_start\` (read in Deno's source) starts an OS thread per call
+that polls with a 10 ms timeout.
 
 And the round trip allocates less: a send builds no wrapper object for bare data, no empty
 descriptor list and no encoding object; a waiting reader reuses one cancel Effect; the
@@ -88,9 +93,9 @@ descriptor list and no encoding object; a waiting reader reuses one cancel Effec
 
 **What would move it.** In Node.js, fewer Effect steps per message on both ends (a fiber
 suspension and resumption per message is the larger part of the 2 µs the SDK adds to the raw
-addon's 14 µs). In Bun and Deno, a wake-up that does not go through the thread-safe function
-(the runtimes offer no other way for an addon to be woken on their loop), or a runtime whose
-thread-safe function wakes its loop after releasing its lock.`,
+addon's 14 µs). In Bun and Deno, being woken by the runtime's own loop for the socket itself,
+with no second thread: neither runtime offers an addon a way to watch a descriptor without
+reading it.`,
 
   "throughput": `**Why.** Every received message gets a buffer of its own (the consumer owns
 its bytes, and may keep them), so at 64 KiB per message the receiver writes 64 KiB of fresh
@@ -306,9 +311,10 @@ export const findings = `- **Deno missed wake-ups: fixed.** Deno 2.9.6 runs a th
   without keepNames, before it measures; Bun and Deno run the TypeScript as it is.
 - **What the epoll thread's hop costs (Bun, Deno):** about 8 µs per wake-up on this machine
   (a raw ping-pong over the addon: 14 µs on Node's own loop, 28–30 µs through the thread in
-  all three runtimes), most of it context switches around the runtime's thread-safe function,
-  which wakes its loop while holding its lock; with the epoll thread at nice −10 Bun's raw
-  round trip is 20 µs (see the latency target). Nothing in the SDK's own code is near that.
+  all three runtimes), most of it context switches; not the thread-safe function's lock (a
+  doorbell socketpair read by Bun's own loop instead made no futex call and was no faster);
+  with the epoll thread at nice −10 Bun's raw round trip is 20 µs (see the latency target).
+  Nothing in the SDK's own code is near that.
 - **Idle connections, lighter:** a connection makes its send queue, frame decoder, descriptor
   ledger and bound \`send\` on first use, and \`serve\` wraps a handler in one exit
   finalizer instead of a catch, an \`ensuring\` and a close Effect: 2,656 → 2,211 bytes of
