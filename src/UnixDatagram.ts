@@ -32,6 +32,7 @@ import type { Fd } from "./Fd.ts"
 import { bindAddress, type FileIdentity, removeIfOurs } from "./internal/bind.ts"
 import { definedOnly, socketAddress } from "./internal/connection.ts"
 import { errorFromErrno } from "./internal/errno.ts"
+import { copyBytes } from "./internal/framing.ts"
 import { openSocket, pollReadable } from "./internal/open.ts"
 import { PACKETS, prepare, type SendError, SendQueue } from "./internal/outgoing.ts"
 import type { Watch } from "./internal/reactor.ts"
@@ -335,7 +336,7 @@ class Endpoint implements DatagramEndpoint {
     const credentials: Credentials | undefined = meta[2] === 1
       ? { pid: meta[3]!, uid: meta[4]! >>> 0, gid: meta[5]! >>> 0 }
       : undefined
-    const data = scratch.slice(0, n)
+    const data = copyBytes(this.#driver.allocate, scratch, 0, n)
     const owned = this.#received.own(fds)
     this.#ready.push(credentials === undefined ? { from, data, fds: owned } : { from, data, fds: owned, credentials })
     return undefined

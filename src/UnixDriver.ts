@@ -11,6 +11,7 @@
  */
 import { Context } from "effect"
 import { type NativeBinding, RECV_META_LENGTH } from "./internal/binding.ts"
+import { SMALL_COPY_BYTES } from "./internal/framing.ts"
 import { Reactor } from "./internal/reactor.ts"
 
 /**
@@ -30,6 +31,11 @@ export interface UnixDriverShape {
   readonly scratch: Uint8Array
   /** @internal the shared `recvmsg` metadata array */
   readonly meta: Int32Array
+  /**
+   * @internal Memory for received bytes, of unspecified content: the caller writes every byte
+   * before anyone sees it (see `RuntimeHooks.allocateUninitialized`).
+   */
+  readonly allocate: (size: number) => Uint8Array
   /** The process's effective uid and gid, read once. */
   readonly euid: number
   readonly egid: number
@@ -67,6 +73,13 @@ export interface RuntimeHooks {
    * thread is used.
    */
   readonly eventLoop?: boolean | undefined
+  /**
+   * Memory for `size` bytes that need not be zeroed first: received messages of 1 KiB and more
+   * are copied into it, and frames that span reads assembled in it, writing every byte before
+   * anyone sees it. A zero-filled `new Uint8Array` writes a large buffer twice; a runtime that
+   * can skip that (Node.js) provides this.
+   */
+  readonly allocateUninitialized?: ((size: number) => Uint8Array) | undefined
 }
 
 /**
@@ -99,6 +112,7 @@ export const make = (binding: NativeBinding, runtime: string, hooks: RuntimeHook
     reactor: new Reactor(binding, hooks.redeliverMs ?? 0, hooks.eventLoop ?? false),
     scratch: new Uint8Array(RECEIVE_BUFFER_BYTES),
     meta: new Int32Array(RECV_META_LENGTH),
+    allocate: allocator(hooks.allocateUninitialized),
     euid: binding.geteuid(),
     egid: binding.getegid(),
     getenv: hooks.getenv ?? ((name) => binding.getenv(name)),
@@ -107,3 +121,8 @@ export const make = (binding: NativeBinding, runtime: string, hooks: RuntimeHook
       hooks.unsetenv?.(name)
     }
   })
+
+const allocator = (uninitialized: ((size: number) => Uint8Array) | undefined): (size: number) => Uint8Array =>
+  uninitialized === undefined
+    ? (size) => new Uint8Array(size)
+    : (size) => size < SMALL_COPY_BYTES ? new Uint8Array(size) : uninitialized(size)

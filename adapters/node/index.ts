@@ -8,6 +8,7 @@
  * @since 0.1.0
  */
 import type { Layer } from "effect"
+import { Buffer } from "node:buffer"
 import * as net from "node:net"
 import type { Unsupported } from "../../src/Errors.ts"
 import type { Fd } from "../../src/Fd.ts"
@@ -24,7 +25,14 @@ export const layer: Layer.Layer<UnixDriver, Unsupported> = makeLayer("node", und
   // Readiness straight from Node's own libuv loop (no thread hop per event). Only in Node.js
   // itself: Bun also answers to `node:` imports but aborts in libuv's poll, and Deno has none.
   eventLoop: process.versions.bun === undefined && !("Deno" in globalThis) &&
-    process.env.UNIX_SOCKET_FD_PASSING_REACTOR !== "thread"
+    process.env.UNIX_SOCKET_FD_PASSING_REACTOR !== "thread",
+  // Node.js zero-fills every new ArrayBuffer; its unsafe buffers skip that. A plain Uint8Array
+  // over the buffer's own memory (not pooled: `allocUnsafeSlow`), so messages are the same
+  // type in every runtime. (Bun's and Deno's unsafe buffers are no faster than a copy.)
+  allocateUninitialized: (size) => {
+    const memory = Buffer.allocUnsafeSlow(size)
+    return new Uint8Array(memory.buffer, memory.byteOffset, size)
+  }
 })
 
 /**

@@ -16,7 +16,7 @@ import { Fd } from "../Fd.ts"
 import type { Message, Outgoing } from "../Message.ts"
 import type { UnixDriverShape } from "../UnixDriver.ts"
 import { errorFromErrno } from "./errno.ts"
-import { type Frame, FrameDecoder, MAX_FDS_PER_FRAME } from "./framing.ts"
+import { copyBytes, type Frame, FrameDecoder, MAX_FDS_PER_FRAME } from "./framing.ts"
 import { FRAMED_STREAM, PACKETS, prepare, RAW_STREAM, SendQueue, shutdownEntry } from "./outgoing.ts"
 import type { SocketHandle } from "./peer.ts"
 import { pollReadable } from "./open.ts"
@@ -219,7 +219,7 @@ export class SocketConnection implements Connection {
         return
       }
       const limits = this.#limits
-      const decoder = this.#framed ? this.#decoder ??= new FrameDecoder(limits.maxMessageBytes) : undefined
+      const decoder = this.#framed ? this.#decoder ??= new FrameDecoder(limits.maxMessageBytes, this.#driver.allocate) : undefined
       if (fdCount > 0) {
         if (decoder !== undefined && decoder.waitingFds + fdCount > limits.maxFdsInFlight) {
           return this.#fail(this.#tooManyFds(decoder.waitingFds + fdCount, "limits.maxFdsInFlight", limits.maxFdsInFlight), fds)
@@ -240,7 +240,7 @@ export class SocketConnection implements Connection {
         ? { pid: meta[3]!, uid: meta[4]! >>> 0, gid: meta[5]! >>> 0 }
         : undefined
       if (decoder === undefined) {
-        this.#ready.push(this.#message(scratch.slice(0, n), fds, credentials))
+        this.#ready.push(this.#message(copyBytes(this.#driver.allocate, scratch, 0, n), fds, credentials))
       } else {
         if (fds.length > 0) decoder.addFds(fds)
         const frames: Array<Frame> = []

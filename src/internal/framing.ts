@@ -48,6 +48,23 @@ export interface Frame {
 }
 
 /**
+ * Under this size received bytes are copied by `slice` into a plain `Uint8Array` (V8 keeps the
+ * smallest on its own heap, and zeroing them costs nothing worth avoiding).
+ */
+export const SMALL_COPY_BYTES = 1024
+
+/**
+ * A copy of `bytes[from, to)`: into memory from `allocate` when that is large enough to
+ * matter, else a `slice` (which makes no view of the source).
+ */
+export const copyBytes = (allocate: (size: number) => Uint8Array, bytes: Uint8Array, from: number, to: number): Uint8Array => {
+  if (to - from < SMALL_COPY_BYTES) return bytes.slice(from, to)
+  const copy = allocate(to - from)
+  copy.set(bytes.subarray(from, to))
+  return copy
+}
+
+/**
  * Incremental decoder. `addFds` the descriptors that came with a read, then `push` its bytes
  * (borrowed: copied as needed before returning); complete frames are appended to `out`.
  *
@@ -57,13 +74,16 @@ export interface Frame {
  */
 export class FrameDecoder {
   readonly #maxBytes: number
+  readonly #allocate: (size: number) => Uint8Array
   /** Received descriptors not yet given to a frame; made with the first (most connections get none). */
   #fifo: Array<number> | undefined
   #pending: Uint8Array = EMPTY
   #pendingLength = 0
 
-  constructor(maxBytes: number) {
+  /** `allocate`: memory for frames, of unspecified content (every byte is written first). */
+  constructor(maxBytes: number, allocate: (size: number) => Uint8Array = (size) => new Uint8Array(size)) {
     this.#maxBytes = maxBytes
+    this.#allocate = allocate
   }
 
   /** How many received descriptors wait for their frame's header. */
@@ -164,7 +184,7 @@ export class FrameDecoder {
     const needed = this.#pendingLength + count
     if (this.#pending.length < needed) {
       const size = needed * 2 >= capacity ? capacity : Math.min(capacity, Math.max(needed, this.#pending.length * 2, 4096))
-      const grown = new Uint8Array(size)
+      const grown = this.#allocate(size)
       grown.set(this.#pending.subarray(0, this.#pendingLength))
       this.#pending = grown
     }
@@ -181,7 +201,7 @@ export class FrameDecoder {
     const fds = fdCount === 0 ? NO_FDS : this.#takeFds(fdCount)
     const from = at + HEADER_BYTES
     const to = at + frameLength
-    out.push({ data: copy ? bytes.slice(from, to) : bytes.subarray(from, to), fds })
+    out.push({ data: copy ? copyBytes(this.#allocate, bytes, from, to) : bytes.subarray(from, to), fds })
   }
 
   /** The next `count` descriptors of the FIFO, without those already closed (-1). */
