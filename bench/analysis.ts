@@ -115,6 +115,16 @@ through the reactor), and the frame decoding.
 \`sendmsg\` (no copy of the payload behind its header), and a frame gathered across reads is
 handed out as it is instead of sliced again: 784 → 1,346 MiB/s (Node.js), 704 → 1,330 (Bun),
 480 → 809 (Deno), pinned.
+Then, in Node.js, a received message of 1 KiB or more is copied into memory that is not
+zero-filled first (the memory of \`Buffer.allocUnsafeSlow\`, under a plain \`Uint8Array\`), and
+a frame that spans reads is assembled in it: perf of the receiving process, 64 KiB case,
+\`memset\` 5.9% of all samples → 0 and \`memmove\` 3.0% → 7.0% (the first touch of fresh
+pages moved into the copy), about 2% of all samples less; in alternating partial runs inside
+the noise (3,545–3,825 → 3,277–3,937 MiB/s). Bun's and Deno's unsafe buffers are no faster
+than their \`slice\`, so they keep it. This run: 0.98× node:net in Node.js (0.94× in the
+previous full run). Now and then a whole Node.js run falls into a slower mode for its whole
+life (see the findings): which mode the repeats land in decides more than any of these
+changes.
 
 **What would move it.** Only buffers that are reused: received bytes lent to a handler for its
 duration (as descriptors are closed after it) instead of owned. Not done: a handler that kept
@@ -262,8 +272,8 @@ young generation to the maximum (16 MiB semi-spaces in Node.js 20) under the ser
 allocation rate, where a read of the socket decodes a few thousand 64-byte messages at once. The
 same partial run with \`NODE_OPTIONS=--max-semi-space-size=1\`: +0.79 MiB over 1,000,000
 messages (and +18.1 without it, node:net +7.5 and +7.8 in the same runs). So the 20 MB line
-falls inside V8's heuristic: 18.0 MiB in the previous full run, 19.3 MiB (20.2 MB) in this
-one. Handing out each frame without descriptors as the message itself (one object per
+falls inside V8's heuristic: 18.0, 19.3 (20.2 MB, missed) and 16.2 MiB in three consecutive
+full runs. Handing out each frame without descriptors as the message itself (one object per
 message instead of two) did not change it (16.6 and 18.2 MiB in two partial runs): V8 grows
 its young generation all the same, so halving what one read keeps alive does not decide it.`
 }
