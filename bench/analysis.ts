@@ -336,4 +336,14 @@ export const findings = `- **Deno missed wake-ups: fixed.** Deno 2.9.6 runs a th
   full mark-compact every 40–70 ms ("GC in old space requested") for the rest of the process's
   life, and perf shows concurrent marking and sweeping taking the core. node:net (fresh 64 KiB
   buffers too, but allocated by Node's C++ side) did not show it in 8 runs. The heuristic is
-  V8's; what would avoid it is fewer fresh buffers (see the throughput target).`
+  V8's; what would avoid it is fewer fresh buffers (see the throughput target).
+  Narrowed down since (the receiving process alone under \`--trace-gc\`, 10 repeats of 300 ms,
+  pinned, 6 runs per setting): with V8's defaults 3 runs of 6 stayed in the slow mode (702–1,199
+  MiB/s, 83–101 mark-compacts); with \`--single-threaded-gc\` none did (2,046–3,728 MiB/s, one
+  mark-compact per run); with only \`--no-concurrent-array-buffer-sweeping\` none fell below
+  1,853 MiB/s (2–8 mark-compacts). So it is V8's concurrent collection sharing one busy core
+  with the process it collects for: once a mark-compact starts while buffers are being made
+  at this rate, the next one follows. node:net's receiver (4 MB of heap, against the SDK's
+  17–19 MB with Effect loaded) ran 4 of 4 such runs without a single mark-compact. A flag is
+  the process owner's choice, not a library's; the full run of a fresh clone (6 min 11 s) drew
+  the slow mode for Node.js pinned (734 MiB/s), the other two full runs of this session did not.`
