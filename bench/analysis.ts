@@ -81,8 +81,12 @@ The wake-ups are the cost, and their scheduling: with the epoll thread at nice �
 CAP_SYS_NICE) Bun's raw round trip is 19.6–22.5 µs, at nice +10 33.6–36.5; the SCHED_BATCH and
 SCHED_IDLE policies, which need no privilege, do not help consistently (Bun 27.0 and 38.0 µs,
 Deno 26.7 and 23.7). So in Bun the SDK adds 2–4 µs to the raw hop (29.6–30.2 against
-27.4–28.3 µs); in Deno 10–13 µs (Deno's Node-API calls and its \`AsyncResource\` cost more:
-0.57 µs per \`runInAsyncScope\` against 0.03 in Node.js). Deno's libuv compatibility layer is
+27.4–28.3 µs); in Deno 10–13 µs, and more the longer it runs. Not its Node-API calls, which
+cost what they cost in Node.js and Bun (0.15 µs for a trivial call, 0.61 µs for a \`recvmsg\`
+that finds nothing, in all three), but effect's \`AsyncResource\` per suspension: 0.57 µs per
+\`runInAsyncScope\` against 0.03 in Node.js, and each one chained to the one before (see the
+memory target), so every wait is slower than the last — the same Deno pair under perf went
+from 18,873 to 6,559 round trips per second over 8 repeats of 300 ms. Deno's libuv compatibility layer is
 no way out either: its \`uv_poll_start\` (read in Deno's source) starts an OS thread per call
 that polls with a 10 ms timeout.
 
