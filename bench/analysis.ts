@@ -348,6 +348,10 @@ export const findings = `- **Deno missed wake-ups: fixed.** Deno 2.9.6 runs a th
   1,853 MiB/s (2–8 mark-compacts). So it is V8's concurrent collection sharing one busy core
   with the process it collects for: once a mark-compact starts while buffers are being made
   at this rate, the next one follows. node:net's receiver (4 MB of heap, against the SDK's
-  17–19 MB with Effect loaded) ran 4 of 4 such runs without a single mark-compact. A flag is
+  17–19 MB with Effect loaded) ran 4 of 4 such runs without a single mark-compact. Unpinned
+  it is the same: 2 SDK runs of 3 with 76 and 114 mark-compacts (698–3,083 MiB/s), node:net
+  2 of 2 with none. \`--trace-incremental-marking\` gives each cycle's start as V8's
+  allocation limit (old generation 16 MB of a 40 MB limit); a smaller young generation
+  (\`--max-semi-space-size=4\`) does not prevent it (3 runs of 5 in the storm). A flag is
   the process owner's choice, not a library's; the full run of a fresh clone (6 min 11 s) drew
   the slow mode for Node.js pinned (734 MiB/s), the other two full runs of this session did not.`
