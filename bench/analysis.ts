@@ -352,6 +352,8 @@ export const findings = `- **Deno missed wake-ups: fixed.** Deno 2.9.6 runs a th
   it is the same: 2 SDK runs of 3 with 76 and 114 mark-compacts (698–3,083 MiB/s), node:net
   2 of 2 with none. \`--trace-incremental-marking\` gives each cycle's start as V8's
   allocation limit (old generation 16 MB of a 40 MB limit); a smaller young generation
-  (\`--max-semi-space-size=4\`) does not prevent it (3 runs of 5 in the storm). A flag is
+  (\`--max-semi-space-size=4\`) does not prevent it (3 runs of 5 in the storm). Unpinned,
+  \`--single-threaded-gc\` prevents the storm too (one mark-compact in each of 4 runs) but is
+  no faster there (969–2,340 MiB/s): across cores the wake-ups set the pace. A flag is
   the process owner's choice, not a library's; the full run of a fresh clone (6 min 11 s) drew
   the slow mode for Node.js pinned (734 MiB/s), the other two full runs of this session did not.`
