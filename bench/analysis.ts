@@ -333,6 +333,16 @@ export const findings = `- **Deno missed wake-ups: fixed.** Deno 2.9.6 runs a th
   ledger and bound \`send\` on first use, and \`serve\` wraps a handler in one exit
   finalizer instead of a catch, an \`ensuring\` and a close Effect: 2,656 → 2,211 bytes of
   heap per idle served connection (Node.js, heap snapshot of 5,000).
+- **64 KiB buffers and glibc's heap trimming (Node.js, any receiver):** perf of the SDK's
+  receiver unpinned shows page faults taking a fifth of its samples (\`exc_page_fault\`,
+  \`clear_page\`, \`unmap_page_range\`, memcg charging): freed message buffers coalesce at the
+  top of glibc's heap, glibc gives the pages back to the kernel (its trim threshold is 128 KiB),
+  and the next buffers fault them in again, zeroed by the kernel. With the process's
+  \`MALLOC_TRIM_THRESHOLD_=1073741824\` (a glibc setting, the process owner's to make), partial
+  runs alternating with and without it, 7 repeats: SDK on Node.js unpinned 3,557 / 3,025 /
+  2,569 / 5,167 → 4,441 / 4,752 / 5,278 / 5,566 MiB/s, pinned 3,333 / 2,990 / 3,262 → 3,650 /
+  3,967 / 3,699; node:net gains as well (pinned 3,452 / 3,373 → 3,973 / 4,173). The bench runs
+  every contender with the default.
 - **An occasional slow mode of 64 KiB throughput (Node.js):** now and then a whole SDK run
   moves 500–800 MiB/s instead of 2–3.5 GiB/s (1 run in 6 to 20 here). \`--trace-gc\` on the
   receiving process shows why: in the normal mode each received message's buffer dies young and
