@@ -37,7 +37,7 @@ import { openSocket, pollReadable } from "./internal/open.ts"
 import { PACKETS, prepare, type SendError, SendQueue } from "./internal/outgoing.ts"
 import type { Watch } from "./internal/reactor.ts"
 import { ReadyQueue } from "./internal/ready.ts"
-import { ReceivedFds } from "./internal/received.ts"
+import { closeNumbers, ReceivedFds } from "./internal/received.ts"
 import type { Message, Outgoing } from "./Message.ts"
 import { UnixDriver, type UnixDriverShape } from "./UnixDriver.ts"
 
@@ -295,7 +295,7 @@ class Endpoint implements DatagramEndpoint {
     const from = Address.fromBytes(this.#from.slice(0, Math.max(meta[6]!, 0)))
     const sender = from.text === "" ? "an unnamed sender" : from.text
     const reject = (error: DatagramError) => {
-      this.#received.closeNumbers(numbers)
+      closeNumbers(this.#driver, numbers)
       return error
     }
     if ((flags & c.MSG_CTRUNC) !== 0) {
@@ -323,7 +323,7 @@ class Endpoint implements DatagramEndpoint {
     if (numbers.length > 0) {
       const limits = this.#limits
       if (limits.maxFdsPerMessage === 0) {
-        this.#received.closeNumbers(numbers)
+        closeNumbers(this.#driver, numbers)
         fds = []
       } else if (numbers.length > limits.maxFdsPerMessage) {
         return reject(tooMany(this.address, sender, numbers.length, "limits.maxFdsPerMessage", limits.maxFdsPerMessage))

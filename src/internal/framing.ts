@@ -81,7 +81,7 @@ export class FrameDecoder {
   #pendingLength = 0
 
   /** `allocate`: memory for frames, of unspecified content (every byte is written first). */
-  constructor(maxBytes: number, allocate: (size: number) => Uint8Array = (size) => new Uint8Array(size)) {
+  constructor(maxBytes: number, allocate: (size: number) => Uint8Array) {
     this.#maxBytes = maxBytes
     this.#allocate = allocate
   }

@@ -34,8 +34,8 @@ export const openSocket = (driver: UnixDriverShape, type: AnySocketType): number
  * someone waits).
  */
 export const pollReadable = <A, E>(watch: Watch, poll: () => Effect.Effect<A, E> | undefined): Effect.Effect<A, E> => {
-  // One for every wait: an interrupted waiter takes its callback back, so a later readiness
-  // reads nothing on its behalf.
+  // One cancel shared by every wait of this poller: an interrupted waiter takes its callback
+  // back, so a later readiness reads nothing on its behalf.
   const cancel = Effect.sync(() => watch.cancelReadable())
   return Effect.suspend(() => {
     const now = poll()

@@ -61,11 +61,6 @@ export class ReceivedFds implements FdOwner {
     return owned
   }
 
-  /** Closes raw numbers that never became `Fd`s (-1 entries are skipped). */
-  closeNumbers(numbers: ArrayLike<number>): void {
-    closeNumbers(this.#driver, numbers)
-  }
-
   /** Closes every descriptor still unclaimed. */
   closeAll(): void {
     const slots = this.#slots
