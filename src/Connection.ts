@@ -113,7 +113,11 @@ export interface Connection {
   readonly peer: PeerCredentials
   /** This end's bound address (unnamed for most clients). */
   readonly localAddress: Address.Address
-  /** The peer's bound address (the listener's path for a client; a `bind` path for a server). */
+  /**
+   * The peer's address: for a client, the address it connected to, as given to `connect`; for
+   * an accepted connection, the client's bound address (unnamed unless it used `bind`); for an
+   * adopted socket or a pair, what `getpeername` reports.
+   */
   readonly remoteAddress: Address.Address
   /**
    * Incoming messages; ends on clean end of stream. Pull to read: one consumer at a time. A

@@ -69,13 +69,23 @@ export const connect = (
   )
 
 /**
+ * The address last connected to, parsed: a client connects to one address again and again, and
+ * encoding it is a measurable part of a short connection. Shared by the connections made to it
+ * as their `remoteAddress`, as a listener's address is shared by the connections it accepts.
+ */
+let lastTarget: Address.Address | undefined
+
+/**
  * The steps of `connect` as plain calls: an Effect is built only to fail, or to wait while the
  * listener's backlog is full (connecting is most of the cost of a short-lived connection).
  */
 const open = (driver: UnixDriverShape, options: ConnectOptions): Effect.Effect<Connection, Errors.UnixError> => {
-  const parsed = Address.parse(options.address)
-  if (parsed._tag === "Failure") return Effect.fail(parsed.failure)
-  const address = parsed.success
+  let address = lastTarget
+  if (address?.text !== options.address) {
+    const parsed = Address.parse(options.address)
+    if (parsed._tag === "Failure") return Effect.fail(parsed.failure)
+    address = lastTarget = parsed.success
+  }
   if (address.kind === "unnamed") {
     return Effect.fail(new Errors.AddressNotFound({ message: "connect: an empty address names no socket" }))
   }
@@ -100,8 +110,17 @@ const open = (driver: UnixDriverShape, options: ConnectOptions): Effect.Effect<C
     if (result !== undefined && "_tag" in result) return abandon(result)
     bound = result
   }
-  // Our own address is known: the one bound, or none (connect does not autobind).
-  const connectionOptions = { ...options, onClose: unbind, localAddress: clientAddress ?? UNNAMED }
+  // Both addresses are known: ours is the one bound, or none (connect does not autobind); the
+  // peer's is the one connected to. Built field by field: spreading the caller's options (an
+  // object of any shape) was the costliest line of a short-lived connection.
+  const connectionOptions = {
+    framing: options.framing,
+    limits: options.limits,
+    passCredentials: options.passCredentials,
+    onClose: unbind,
+    localAddress: clientAddress ?? UNNAMED,
+    remoteAddress: address
+  }
   const connected = () => {
     const connection = makeConnection(driver, fd, type, connectionOptions)
     return "_tag" in connection ? abandon(connection) : Effect.succeed(connection)

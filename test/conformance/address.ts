@@ -90,6 +90,20 @@ describe("addresses", () => {
       expect(readProc("/proc/net/unix")).not.toContain(name)
     })))
 
+  it("a client's remoteAddress is the address it connected to, as given (here a symlink to the socket)", () =>
+    runCountingFds(Effect.gen(function*() {
+      const real = `${tempDir()}/real.sock`
+      const link = real.replace("real.sock", "link.sock")
+      yield* UnixServer.listen({ address: real })
+      fs.symlinkSync(real, link)
+      const viaLink = yield* UnixSocket.connect({ address: link })
+      const direct = yield* UnixSocket.connect({ address: real })
+      const againViaLink = yield* UnixSocket.connect({ address: link })
+      expect([viaLink.remoteAddress.text, direct.remoteAddress.text, againViaLink.remoteAddress.text]).toEqual([link, real, link])
+      expect(viaLink.remoteAddress.kind).toBe("path")
+      expect(viaLink.peer.pid).toBe(process.pid) // the same listener behind both names
+    })))
+
   it("connecting to a missing path fails with AddressNotFound; to a dead socket with ConnectionRefused", () =>
     runCountingFds(Effect.gen(function*() {
       const dir = tempDir()
