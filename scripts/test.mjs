@@ -12,7 +12,7 @@ const denoFlags = ["--allow-ffi", "--allow-read", "--allow-write", "--allow-run"
 
 const steps = [
   { name: "tsc", argv: [bin("tsc"), "--noEmit"] },
-  { name: "deno check", argv: [bin("deno"), "check", "src/index.ts", "adapters/deno/index.ts", "adapters/promise/index.ts", "examples/quickstart-deno.ts"] },
+  { name: "deno check", argv: [bin("deno"), "check", "src/index.ts", "adapters/deno/index.ts", "adapters/promise/index.ts", "examples/quickstart-deno.ts", "bench/deno-native.ts"] },
   {
     name: "node",
     argv: [bin("vitest"), "run"],
