@@ -125,8 +125,8 @@ a frame that spans reads is assembled in it: perf of the receiving process, 64 K
 \`memset\` 5.9% of all samples → 0 and \`memmove\` 3.0% → 7.0% (the first touch of fresh
 pages moved into the copy), about 2% of all samples less; in alternating partial runs inside
 the noise (3,545–3,825 → 3,277–3,937 MiB/s). Bun's and Deno's unsafe buffers are no faster
-than their \`slice\`, so they keep it. This run: 0.98× node:net in Node.js (0.94× in the
-previous full run). Now and then a whole Node.js run falls into a slower mode for its whole
+than their \`slice\`, so they keep it. Full runs since: 0.98×, then 0.72× and 0.81× node:net
+in Node.js (0.94× in the full run before the change). Now and then a whole Node.js run falls into a slower mode for its whole
 life (see the findings): which mode the repeats land in decides more than any of these
 changes.
 
@@ -169,40 +169,54 @@ each), Bun 149,308 and 151,351 → 159,951 and 170,818, Deno 121,596 and 115,488
 **What would move it.** What is left per message is one \`Fd\` per received descriptor, the
 Effect send and pull, and (Bun, Deno) the wake-up hop.`,
 
-  "accept": `**Why.** Per connection the SDK makes 9 syscalls where C makes 7 (both the SDK
-server and the SDK client are measured, both pinned to one core): \`socket\`, \`connect\`,
-\`getsockopt(SO_PEERCRED)\`, \`recvmsg\` (the end of stream) and \`close\` on the client, with a
-poll handle (Node.js) or an \`epoll_ctl\` (Bun, Deno) to wait for it; \`accept4\`,
-\`getsockopt(SO_PEERCRED)\` and \`close\` on the server. Around them the client runs an Effect
-scope (\`acquireRelease\`) and a stream pull per connection, the server a stream pull; in Bun
-and Deno every connection also wakes the epoll thread twice. In one Node.js process with the
-data already waiting, the same syscalls through the addon cost about 7 µs per cycle.
+  "accept": `**Why.** Per connection the SDK makes the syscalls C makes (\`socket\`, \`connect\`,
+a wait for the end of stream and \`close\` on the client; \`accept4\`, \`getsockopt(SO_PEERCRED)\`
+and \`close\` on the server) plus \`getsockopt(SO_PEERCRED)\` on the client (its \`peer\`), a
+\`recvmsg\` that finds nothing before the client waits and an \`accept4\` that finds the backlog
+empty before the server waits. Measured with C on the other end (partial runs, pinned): the
+SDK's server with C's client 58–60k conn/s in all three runtimes, C with C 62–67k, so the server
+costs about what C's does; the SDK's client with C's server 50.7k (Node.js), 54.1k (Bun), 45.4k
+(Deno), and a client written straight on the addon (no Effect) 60k (Node.js) and 57k (Bun).
+With the SDK on both ends the rate is well below what those parts add up to (Node.js about
+37k against about 47k, Bun 33k against 50k, Deno 27k against 42k): each connection switches the
+one core between the two processes about 0.8 times per side, as C's pair does (\`perf stat\`),
+but a switch between two JavaScript runtimes costs more cache and TLB refill than between two
+small C processes, and in Bun and Deno each side's epoll thread adds a wake-up per event. Deno
+pays most per step: effect's chained \`AsyncResource\` per suspension (see the latency and
+memory findings) makes each of its fibers' waits slower than the last.
 
 **Done.** No \`Closed\` errors built at every close (each captured a stack trace: 18% of the
-CPU), no \`EPOLL_CTL_DEL\` for descriptors never armed: 4,230 → 6,025 conn/s (Node.js), 6,102 →
-6,686 (Bun), 3,974 → 6,136 (Deno), pinned. Then three syscalls less per connection (\`accept4\`
-reports the peer's address; an accepted socket's own address is its listener's; an unbound
-client's is none) and no Effect per connection for a policy that decides at once (as
-\`Policy.sameUser\` does). Then the connect and accept paths became plain calls: \`connect\`
-builds an Effect only to fail or to wait while the listener's backlog is full, and the
-server's accept loop polls like a reader (no generator per accepted connection). Measured in
-one Node.js process with nothing to wait for: a client's scoped \`connect\` 47–61 → 27–30 µs,
-the server's accept of one connection 18–23 → 13 µs (the bare syscalls: 7 µs), the full
-connect–accept–close cycle with its waits 108–138 → 62–70 µs. In the bench (pinned, the
-previous full run against this one): 2,720 → 12,772 conn/s (Node.js), 7,514 → 14,860 (Bun),
-5,396 → 12,764 (Deno); two other full runs with these changes gave 8,295 and 11,170 (Node.js),
-8,478 and 13,789 (Bun), 7,159 and 7,826 (Deno).
+CPU), no \`EPOLL_CTL_DEL\` for descriptors never armed, three syscalls less per connection
+(\`accept4\` reports the peer's address; an accepted socket's own address is its listener's; an
+unbound client's is none), no Effect per connection for a policy that decides at once (as
+\`Policy.sameUser\` does), and \`connect\` and the accept loop as plain calls (an Effect only to
+fail or to wait): from 2,720–7,514 conn/s to 11,170–14,860 in the full runs of that time. Since
+then the rest of the package got lighter (idle connections, the send path): 26,898–28,642 (Node.js),
+29,579–30,530 (Bun), 25,521–27,005 (Deno) in the runs before this one, 0.42–0.48× C.
+Then the client. Its cpu profile (line ticks, client against C's server) put one line above
+everything else: \`connect\` built the connection's options by spreading the caller's options
+object into a new one, about 0.7 µs per connection for an object of a shape V8 had not seen
+there; it is now a literal of one shape. A client's \`remoteAddress\` is the address it connected
+to, as given (documented; before, \`getpeername\` asked the kernel for the listener's bound
+name, one syscall and a decode per connection, and it differed only when the listener was
+reached through another name, such as a symlink; a new conformance test checks it in all three
+runtimes), and the last address parsed is reused (a client connects to the same address again
+and again: one \`TextEncoder\` call less). Client against C's server, alternating runs, Node.js:
+38,652–41,066 → 44,329–48,196 conn/s for the first two, 40,694–44,404 → 49,347–51,450 with the
+third; Bun 47,718–47,970 → 49,856–52,829. In the bench, pinned: a partial run 36,770 (Node.js,
+0.55× C), 32,982 (Bun, 0.49×), 26,576 (Deno, 0.39×); the full run in this README gives the
+figures in the table above.
 
 **Variance.** This workload is the least stable of the bench on this virtual machine, whose
 host takes CPU time from it (\`steal\` in /proc/stat grew by about 470 s during one 50-minute
-session): the same build has measured 2,720 to 7,423 conn/s (before these changes) and 8,295
-to 12,772 (after) on Node.js, while C moved between 57k and 92k; compare this row only within a
+session): C has measured 57k to 92k conn/s on the same build; compare this row only within a
 run.
 
-**What would move it.** 0.5× C (about 35 µs per connection for both ends) needs a client
-whose connection is not an Effect scope with a finalizer, and a server that hands connections
-out without a stream pull per connection; what is left is Effect's cost per operation (about
-1 µs per \`Effect.gen\`, \`Effect.scoped\` or stream step in this machine's Node.js).`,
+**What would move it (Deno).** Fewer suspensions per connection in Deno's fibers (each costs a
+chained \`AsyncResource\` there): the client suspends once per connection while it waits for
+the end of stream, the server once per wait on the listener. What is left in Node.js and Bun is
+Effect's own work per connection (a scope, an acquire–release, a fiber suspension: about 3 µs
+of the client's 20 µs against C's server in Node.js).`,
 
   "idle-memory": `**Why.** An idle connection served by \`serve\` holds, besides its socket: the
 fiber \`serve\` forks for it (about 0.9 KiB of heap), the Effect callback it waits on (about
@@ -227,7 +241,7 @@ measurement). Then the bench stopped measuring Node.js under tsx: its keepNames 
 \`name\` of three closures per connection (\`send\`, \`handleMessages\`, the close callback),
 each then keeping about 250 bytes of property storage; heap per idle connection in a snapshot
 of 6,000, tsx against the compiled build: 3.4 → 2.6 KiB. In RSS the SDK and node:net, both
-compiled now, are within a few percent of each other (3.26 against 3.20 KiB in this run; 2.8
+compiled now, are within a few percent of each other (3.26 against 3.20 KiB in the full run of that change; 2.8
 to 3.2 against 3.1 to 3.3 in partial runs): an idle connection costs about what a \`net.Socket\`
 costs.
 
@@ -239,6 +253,14 @@ does not declare its one parameter in a closure of its own): heap per idle serve
 in a snapshot of 5,000 (compiled, as the bench runs it) 2,656 → 2,211 bytes, 11 → 9 closures.
 In the bench's partial run (pinned), per connection from 0 to 10,000: 2.46 KiB against
 node:net's 3.21.
+
+**Bun.** Bun.listen keeps an idle connection in native memory (1.47 KiB of RSS each). The SDK
+in Bun, measured with \`bun:jsc\`'s \`heapStats\` over 5,000 idle connections served by
+\`serve\` with \`handleMessages\`: 2,680 bytes of heap and 37.6 cells per connection (13
+objects, 12 functions, 10 closure scopes), RSS +4.4 KiB each in that process; with a handler
+that only waits (\`Effect.never\`), 1,830 bytes and 18.6 cells. So the connection and the
+fiber \`serve\` forks for it already cost more than Bun.listen's whole connection, before any
+waiting reader.
 
 **What would move it.** A \`serve\` that forks no fiber for an idle connection (a callback
 per connection that starts a fiber only when a message arrives).`,
@@ -302,7 +324,8 @@ export const findings = `- **Deno missed wake-ups: fixed.** Deno 2.9.6 runs a th
   stack-capturing errors at close, one \`epoll_ctl\` per arming), idle memory −11% per
   connection (per-connection streams built on first use). A test sends frames from 0 bytes to
   1 MiB, cut by partial writes, with descriptors, and checks every byte.
-- **Short-lived connections and idle ones** (this run against the previous full run, pinned):
+- **Short-lived connections and idle ones** (the full run of those changes against the one
+  before, pinned):
   accept 2,720 → 12,772 conn/s (Node.js), 7,514 → 14,860 (Bun), 5,396 → 12,764 (Deno), from a
   \`connect\` and an accept loop that build an Effect only to wait or fail; idle memory per
   connection 5.4 → 2.8 KiB (Node.js), 6.6 → 4.1 (Bun), 9.1 → 5.7 (Deno), from a
@@ -310,6 +333,11 @@ export const findings = `- **Deno missed wake-ups: fixed.** Deno 2.9.6 runs a th
   parts on first use. A new conformance test covers the path a \`connect\` takes while the
   listener's backlog is full (it waits; bounded by a timeout it closes its socket and removes
   its bound file).
+- **The client of a short-lived connection** (the full run of that change against the one
+  before, pinned): accept 27,932 → 38,146 conn/s (Node.js), 29,579 → 38,053 (Bun), 27,005 →
+  34,029 (Deno), 0.57×, 0.57× and 0.51× C: all three met. \`connect\` spread the caller's
+  options into a new object (about 0.7 µs per connection), asked the kernel for the listener's
+  name (\`remoteAddress\` is now the address connected to) and encoded its address every time.
 - **No typed array per send.** A fresh small \`Int32Array\` of descriptor numbers lived on the
   JS heap, and Node-API's first look at it moved it off (a malloc and an ArrayBuffer per send,
   in all three runtimes); the addon now reads the numbers from one scratch array with a count.
