@@ -166,6 +166,13 @@ each), Bun 149,308 and 151,351 → 159,951 and 170,818, Deno 121,596 and 115,488
 137,396; 16 descriptors: Bun 63,278 and 64,195 → 68,170 and 69,421, Deno 60,912 and 63,374 →
 65,537 and 67,121. Latency and throughput did not move beyond the noise.
 
+**Deno at the line.** Node.js and Bun meet every check here with room (0.55–0.62× C, 1.1–1.4×
+Python and usocket); Deno sits on the lines, on either side from one full run to the next: one
+descriptor per message 0.48×, 0.51×, 0.52×, then 0.50× and 0.497× C in the two runs of
+2026-12-05; sixteen 1.00× to 0.98× Python. Its extra cost per message is the one in the latency
+diagnosis: effect's \`AsyncResource\` per fiber suspension, each chained to the one before in
+Deno, so its runs slow down as they go.
+
 **What would move it.** What is left per message is one \`Fd\` per received descriptor, the
 Effect send and pull, and (Bun, Deno) the wake-up hop.`,
 
