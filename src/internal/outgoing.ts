@@ -246,6 +246,9 @@ export class SendQueue {
       this.#watch.whenWritable(this.#onWritable ??= () => this.#flush())
       return
     }
+    // One retry timer at a time: a send resumed inside #flush may queue and wait again before
+    // #flush itself finds its next entry waiting (each extra timer would retry on its own).
+    if (this.#timer !== undefined) return
     this.#timer = setTimeout(() => {
       this.#timer = undefined
       this.#flush()
