@@ -70,22 +70,24 @@ export const connect = (
 
 /**
  * The address last connected to, parsed: a client connects to one address again and again, and
- * encoding it is a measurable part of a short connection. Shared by the connections made to it
- * as their `remoteAddress`, as a listener's address is shared by the connections it accepts.
+ * encoding it is a measurable part of a short connection. `shown` is shared by the connections
+ * made to it as their `remoteAddress` (as a listener's address is shared by the connections it
+ * accepts); `connect` itself uses a copy nobody else holds, so no caller can redirect it.
  */
-let lastTarget: Address.Address | undefined
+let lastTarget: { readonly shown: Address.Address; readonly dialed: Address.Address } | undefined
 
 /**
  * The steps of `connect` as plain calls: an Effect is built only to fail, or to wait while the
  * listener's backlog is full (connecting is most of the cost of a short-lived connection).
  */
 const open = (driver: UnixDriverShape, options: ConnectOptions): Effect.Effect<Connection, Errors.UnixError> => {
-  let address = lastTarget
-  if (address?.text !== options.address) {
+  let target = lastTarget
+  if (target?.shown.text !== options.address) {
     const parsed = Address.parse(options.address)
     if (parsed._tag === "Failure") return Effect.fail(parsed.failure)
-    address = lastTarget = parsed.success
+    target = lastTarget = { shown: parsed.success, dialed: { ...parsed.success, bytes: parsed.success.bytes.slice() } }
   }
+  const address = target.dialed
   if (address.kind === "unnamed") {
     return Effect.fail(new Errors.AddressNotFound({ message: "connect: an empty address names no socket" }))
   }
@@ -119,7 +121,7 @@ const open = (driver: UnixDriverShape, options: ConnectOptions): Effect.Effect<C
     passCredentials: options.passCredentials,
     onClose: unbind,
     localAddress: clientAddress ?? UNNAMED,
-    remoteAddress: address
+    remoteAddress: target.shown
   }
   const connected = () => {
     const connection = makeConnection(driver, fd, type, connectionOptions)

@@ -102,6 +102,10 @@ describe("addresses", () => {
       expect([viaLink.remoteAddress.text, direct.remoteAddress.text, againViaLink.remoteAddress.text]).toEqual([link, real, link])
       expect(viaLink.remoteAddress.kind).toBe("path")
       expect(viaLink.peer.pid).toBe(process.pid) // the same listener behind both names
+      // Connections to one address share its Address; writing into it cannot redirect a connect.
+      againViaLink.remoteAddress.bytes.fill(0x41)
+      const afterScribble = yield* UnixSocket.connect({ address: link })
+      expect(afterScribble.peer.pid).toBe(process.pid)
     })))
 
   it("connecting to a missing path fails with AddressNotFound; to a dead socket with ConnectionRefused", () =>
