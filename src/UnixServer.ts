@@ -398,14 +398,17 @@ class Server implements UnixServer {
     return Effect.logWarning(`${this.address.text}: connection handler failed`, exit.cause)
   }
 
+  // The listener goes first: by the time any connection's peer sees its end, nothing listens
+  // at the address and the file is gone, so a successor told "done" by that end of stream can
+  // bind the address at once.
   readonly close: Effect.Effect<void> = Effect.sync(() => {
     if (this.#closed) return
     this.#closed = true
-    for (const connection of [...this.#open]) connection.closeNow()
     this.#watch.close()
     this.#driver.binding.close(this.fd)
-    this.#driver.reactor.release()
     removeIfOurs(this.#driver, this.address, this.#identity)
+    for (const connection of [...this.#open]) connection.closeNow()
+    this.#driver.reactor.release()
   })
 
   readonly detach: Effect.Effect<Fd, Errors.Closed> = Effect.suspend(() => {

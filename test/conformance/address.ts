@@ -108,6 +108,26 @@ describe("addresses", () => {
       expect(afterScribble.peer.pid).toBe(process.pid)
     })))
 
+  it("a closing server stops listening and removes its file before any of its connections ends", () =>
+    runCountingFds(Effect.gen(function*() {
+      const path = `${tempDir()}/closing.sock`
+      const server = yield* UnixServer.listen({ address: path })
+      let waiting = 0
+      const seenAtEnd: Array<boolean> = []
+      yield* Effect.forkScoped(server.serve((connection) =>
+        Effect.sync(() => waiting++).pipe(
+          Effect.andThen(connection.handleMessages(() => Effect.void)),
+          Effect.ensuring(Effect.sync(() => seenAtEnd.push(fs.existsSync(path))))
+        )
+      ))
+      yield* UnixSocket.connect({ address: path })
+      yield* UnixSocket.connect({ address: path })
+      while (waiting < 2) yield* Effect.sleep(1) // both handlers wait for a message
+      yield* server.close
+      expect(seenAtEnd).toEqual([false, false]) // each handler ended after the file was gone
+      yield* UnixServer.listen({ address: path }) // and the address is free at once
+    })))
+
   it("connecting to a missing path fails with AddressNotFound; to a dead socket with ConnectionRefused", () =>
     runCountingFds(Effect.gen(function*() {
       const dir = tempDir()
