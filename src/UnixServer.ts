@@ -2,8 +2,9 @@
  * Listening sockets: `serv_listen` and `serv_accept`, with the uid check built in.
  *
  * `listen` binds and listens in the current scope; closing the scope closes the listener,
- * every connection it accepted that is still open, and removes the socket file (only if it
- * is still the one this server created). A stale socket file (nobody listening) is replaced;
+ * removes the socket file (only if it is still the one this server created), and then closes
+ * every connection it accepted that is still open: a peer that sees its connection end can
+ * bind the address at once. A stale socket file (nobody listening) is replaced;
  * a live listener gives `AddressInUse`; a file that is not a socket (or a symlink) is never
  * removed. `mode` is set on the socket before `bind` creates its file, so there is no moment
  * in which the file is reachable wider than asked (and nobody can connect before `listen`).
