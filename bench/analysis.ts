@@ -130,11 +130,25 @@ in Node.js (0.94× in the full run before the change). Now and then a whole Node
 life (see the findings): which mode the repeats land in decides more than any of these
 changes.
 
-**What would move it.** Only buffers that are reused: received bytes lent to a handler for its
-duration (as descriptors are closed after it) instead of owned. Not done: a handler that kept
-a reference past its end would see the bytes change under it, and this package's rule is that
-what a consumer receives is its own. Reading a large frame straight into its own buffer would
-save only the copy out of the shared buffer, which is in the cache (the smaller part above).`,
+**What would move it.** Only buffers that are reused. Lending received bytes to a handler for
+its duration (as descriptors are closed after it) is not done: a handler that kept a reference
+past its end would see the bytes change under it, and this package's rule is that what a
+consumer receives is its own. Reading a large frame straight into its own buffer would save
+only the copy out of the shared buffer, which is in the cache (the smaller part above). What
+remains is a buffer the caller owns and hands in, as \`read(buffer)\` does for Deno.listen
+here (and Go's \`ReadMsgUnix(b, oob)\`, Python's \`recvmsg_into\`): a \`receiveInto(buffer)\`
+that copies the next frame into it. Its ceiling, measured with a build that hands out views of
+the receive buffer and reuses the buffer it assembles a spanning frame in (not shippable: the
+next read overwrites both; the bench's receiver keeps nothing; it also skips the copy into the
+caller's buffer that \`receiveInto\` would make), two partial runs, pinned: Node.js 4,829 and
+4,759 MiB/s (node:net 4,110 and 3,412; C 6,616 and 6,674 in the same runs), Bun 3,913 and 3,870
+(Bun.listen 4,332 and 4,439), Deno 3,090 and 3,091 (Deno.listen 5,018 and 4,955). In the
+receiving process alone (\`--trace-gc\`, 10 repeats of 300 ms, pinned) it made one
+mark-compact and a few thousand page faults in each of 5 runs, at 3,875–5,070 MiB/s, where the
+shipped build fell into the slow mode of the findings (200,000–450,000 page faults, 57–101
+mark-compacts) in 5 of 6 runs. So it would meet "at least node:net" in Node.js and narrow the
+gap to Bun.listen, but reach 0.8× C in none of the three.
+Not built yet: a new way to read, for every socket type, with its own conformance tests.`,
 
   "fds": `**Why.** A message with descriptors costs the SDK, per message: an Effect send, one
 owned \`Fd\` object per received descriptor kept in the connection's ledger, the frame FIFO,
@@ -267,10 +281,16 @@ in Bun, measured with \`bun:jsc\`'s \`heapStats\` over 5,000 idle connections se
 objects, 12 functions, 10 closure scopes), RSS +4.4 KiB each in that process; with a handler
 that only waits (\`Effect.never\`), 1,830 bytes and 18.6 cells. So the connection and the
 fiber \`serve\` forks for it already cost more than Bun.listen's whole connection, before any
-waiting reader.
+waiting reader. Even with no fiber at all (the same 5,000 connections taken from
+\`server.connections\` and only kept in an array: nothing reads, nothing waits), a connection
+costs 1,059 bytes of heap and 7.6 cells, and the process's RSS grows by 2.8 KiB per connection:
+above Bun.listen's 1.47 KiB before any handler runs.
 
-**What would move it.** A \`serve\` that forks no fiber for an idle connection (a callback
-per connection that starts a fiber only when a message arrives).`,
+**What would move it.** Not a lighter \`serve\` alone: a \`serve\` that forked no fiber for an
+idle connection (a callback per connection that starts one only when a message arrives) would
+save the difference between 1,830 and 1,059 bytes of heap, and the floor measured above is
+still about twice Bun.listen's. Below that, a connection would have to live in native memory,
+as Bun's own sockets do.`,
 
   "message-memory": `**Why (Deno).** The SDK's server on Deno grows where Node.js and Bun stay flat:
 its heap after a full GC rose from 18.9 to 76.4 MB over 3,000,000 messages (about 20 bytes per
@@ -401,4 +421,11 @@ export const findings = `- **Deno missed wake-ups: fixed.** Deno 2.9.6 runs a th
   \`--single-threaded-gc\` prevents the storm too (one mark-compact in each of 4 runs) but is
   no faster there (969–2,340 MiB/s): across cores the wake-ups set the pace. A flag is
   the process owner's choice, not a library's; the full run of a fresh clone (6 min 11 s) drew
-  the slow mode for Node.js pinned (734 MiB/s), the other two full runs of this session did not.`
+  the slow mode for Node.js pinned (734 MiB/s), the other two full runs of this session did not.
+  Since (same check, pinned, the shipped build unless said): \`--no-incremental-marking\` prevents
+  the storm (1 or 2 mark-compacts in each of 5 runs) but not the faults of the bullet above (1.5–1.8
+  per message; 2,455–3,772 MiB/s); \`--max-semi-space-size=1\` makes it certain (6 runs of 6,
+  93–144 mark-compacts, 658–1,198 MiB/s); a build whose only fresh buffers are those of frames
+  that span two reads (one frame in three or four) still storms in every run (6 of 6, about 47
+  mark-compacts, 2,658–3,263 MiB/s); a build that makes no buffer per message never does (5 of
+  5, see the throughput target). The fresh buffers are the trigger, whatever their number.`
