@@ -130,25 +130,33 @@ in Node.js (0.94× in the full run before the change). Now and then a whole Node
 life (see the findings): which mode the repeats land in decides more than any of these
 changes.
 
-**What would move it.** Only buffers that are reused. Lending received bytes to a handler for
-its duration (as descriptors are closed after it) is not done: a handler that kept a reference
-past its end would see the bytes change under it, and this package's rule is that what a
-consumer receives is its own. Reading a large frame straight into its own buffer would save
-only the copy out of the shared buffer, which is in the cache (the smaller part above). What
-remains is a buffer the caller owns and hands in, as \`read(buffer)\` does for Deno.listen
-here (and Go's \`ReadMsgUnix(b, oob)\`, Python's \`recvmsg_into\`): a \`receiveInto(buffer)\`
-that copies the next frame into it. Its ceiling, measured with a build that hands out views of
-the receive buffer and reuses the buffer it assembles a spanning frame in (not shippable: the
-next read overwrites both; the bench's receiver keeps nothing; it also skips the copy into the
-caller's buffer that \`receiveInto\` would make), two partial runs, pinned: Node.js 4,829 and
-4,759 MiB/s (node:net 4,110 and 3,412; C 6,616 and 6,674 in the same runs), Bun 3,913 and 3,870
-(Bun.listen 4,332 and 4,439), Deno 3,090 and 3,091 (Deno.listen 5,018 and 4,955). In the
-receiving process alone (\`--trace-gc\`, 10 repeats of 300 ms, pinned) it made one
-mark-compact and a few thousand page faults in each of 5 runs, at 3,875–5,070 MiB/s, where the
-shipped build fell into the slow mode of the findings (200,000–450,000 page faults, 57–101
-mark-compacts) in 5 of 6 runs. So it would meet "at least node:net" in Node.js and narrow the
-gap to Bun.listen, but reach 0.8× C in none of the three.
-Not built yet: a new way to read, for every socket type, with its own conformance tests.`,
+Then \`receiveInto(buffer)\`: a message copied into a buffer the caller owns and reuses, as
+\`read(buffer)\` does for Deno.listen here (and Go's \`ReadMsgUnix(b, oob)\`, Python's
+\`recvmsg_into\`), and the bench's SDK server now reads with it. Lending received bytes to a
+handler for its duration (as descriptors are closed after it) was not done: a handler that kept
+a reference past its end would see the bytes change under it, and what a consumer is handed
+is its own; with \`receiveInto\` the caller decides when its buffer is reused. It reads into
+one buffer per realm and queues views of it, copies each into the caller's buffer as it is
+taken (a \`receive\` in between gets a copy of its own, and a connection copies what it still
+holds before another reads into that buffer), and a frame that spans reads is assembled in
+one of two buffers the decoder keeps. Its ceiling, measured before it was built with a build
+that handed out views and skipped the copy into the caller's buffer (not shippable), two
+partial runs, pinned: Node.js 4,829 and 4,759 MiB/s (node:net 4,110 and 3,412; C 6,616 and
+6,674), Bun 3,913 and 3,870 (Bun.listen 4,332 and 4,439), Deno 3,090 and 3,091 (Deno.listen
+5,018 and 4,955). With \`receiveInto\`, two partial runs, pinned: Node.js 4,383 and 4,405 MiB/s
+(node:net 3,539 and 3,925; C 6,569 and 6,719), Bun 3,563 and 3,588 (Bun.listen 4,579 and 4,296),
+Deno 2,529 and 2,625 (Deno.listen 5,145 and 4,844). The receiving process alone
+(\`--trace-gc\`, 10 repeats of 300 ms, pinned) made one mark-compact and about 5,000 page
+faults in each of 6 runs (3,095–4,632 MiB/s), where the server reading with \`handleMessages\`
+fell into the slow mode of the findings (200,000–450,000 page faults, 57–101 mark-compacts) in
+5 of 6 runs.
+
+**What would move it.** In Node.js, what separates \`receiveInto\` from its ceiling is the copy
+into the caller's buffer (64 KiB, in the cache) and an Effect per call; reading the rest of a
+large frame straight into the caller's buffer would save the copy. 0.8× C is out of reach in
+all three: the sender's Effect \`send\` per message and, when the socket buffer is full, its
+wait through the reactor remain, and in Bun and Deno the wake-up hop (finish_task_switch ~29%
+of Bun's samples), which is also why Bun stays under Bun.listen.`,
 
   "fds": `**Why.** A message with descriptors costs the SDK, per message: an Effect send, one
 owned \`Fd\` object per received descriptor kept in the connection's ledger, the frame FIFO,
@@ -231,7 +239,8 @@ figures in the table above.
 **Variance.** This workload is the least stable of the bench on this virtual machine, whose
 host takes CPU time from it (\`steal\` in /proc/stat grew by about 470 s during one 50-minute
 session): C has measured 57k to 92k conn/s on the same build; compare this row only within a
-run.
+run. Deno's ratio sits on the line: 0.51× C in the full run of 0e61c98, 0.47× (28,621 against
+61,327 conn/s) in the run of this README, with no change to the accept path in between.
 
 **What would move it (Deno).** Fewer suspensions per connection in Deno's fibers (each costs a
 chained \`AsyncResource\` there): the client suspends once per connection while it waits for
@@ -405,7 +414,7 @@ export const findings = `- **Deno missed wake-ups: fixed.** Deno 2.9.6 runs a th
   full mark-compact every 40–70 ms ("GC in old space requested") for the rest of the process's
   life, and perf shows concurrent marking and sweeping taking the core. node:net (fresh 64 KiB
   buffers too, but allocated by Node's C++ side) did not show it in 8 runs. The heuristic is
-  V8's; what would avoid it is fewer fresh buffers (see the throughput target).
+  V8's; what avoids it is no fresh buffer per message (\`receiveInto\`, see the throughput target).
   Narrowed down since (the receiving process alone under \`--trace-gc\`, 10 repeats of 300 ms,
   pinned, 6 runs per setting): with V8's defaults 3 runs of 6 stayed in the slow mode (702–1,199
   MiB/s, 83–101 mark-compacts); with \`--single-threaded-gc\` none did (2,046–3,728 MiB/s, one
@@ -427,5 +436,7 @@ export const findings = `- **Deno missed wake-ups: fixed.** Deno 2.9.6 runs a th
   per message; 2,455–3,772 MiB/s); \`--max-semi-space-size=1\` makes it certain (6 runs of 6,
   93–144 mark-compacts, 658–1,198 MiB/s); a build whose only fresh buffers are those of frames
   that span two reads (one frame in three or four) still storms in every run (6 of 6, about 47
-  mark-compacts, 2,658–3,263 MiB/s); a build that makes no buffer per message never does (5 of
-  5, see the throughput target). The fresh buffers are the trigger, whatever their number.`
+  mark-compacts, 2,658–3,263 MiB/s); a server reading with \`receiveInto\`, which makes no buffer per
+  message, never does (6 runs of 6, see the throughput target). The fresh buffers are the
+  trigger, whatever their number; a server that reads large messages should use
+  \`receiveInto\`.`

@@ -175,7 +175,9 @@ export const cases: ReadonlyArray<Case> = [
     about:
       "One connection; the client sends 64 KiB messages (framed: 8-byte header + 64 KiB; bytes-only: 64 KiB writes), each " +
       "send waiting for the kernel to take it (backpressure respected), and the server acknowledges every 64 messages " +
-      "(4 MiB) with one byte. Value: payload MiB per second over the repeat."
+      "(4 MiB) with one byte. The SDK's server reads each message into one buffer of its own with `receiveInto` (as " +
+      "Deno.listen's reads with `read(buffer)`); node:net, Bun.listen, Python and usocket take a fresh buffer per read. " +
+      "Value: payload MiB per second over the repeat."
   },
   {
     id: "fds-1",

@@ -5,7 +5,7 @@
  *   node --expose-gc --import tsx bench/sdk.ts <server|client> <workload> <socket path> key=value...
  *   (the bench itself runs it in Node.js as bench/.build/sdk.mjs, built by bench/run.ts)
  */
-import { Effect, type Layer, type Scope, Stream } from "effect"
+import { Cause, Effect, type Layer, type Scope, Stream } from "effect"
 import { type Connection, Fd, Message, Policy, UnixServer, UnixSocket } from "../src/index.ts"
 import type { Unsupported } from "../src/Errors.ts"
 import type { UnixDriver } from "../src/UnixDriver.ts"
@@ -44,7 +44,8 @@ const ACK = new Uint8Array([107])
 // Servers
 
 // Servers handle messages the way the README shows a daemon doing it: `serve`, and
-// `connection.handleMessages` per connection; clients read each reply with `receive`.
+// `connection.handleMessages` per connection (bulk transfer: `receiveInto` one buffer, as the
+// README shows for it); clients read each reply with `receive`.
 
 /** Echoes every message back (latency, concurrent). */
 const echo = (connection: Connection.Connection) => connection.handleMessages((message) => connection.send(message.data))
@@ -57,6 +58,19 @@ const sink = (options: Options) => (connection: Connection.Connection) =>
       for (const fd of message.fds) fd.close()
       return ++received % options.batch === 0 ? connection.send(ACK) : Effect.void
     })
+  })
+
+/** Reads every message into one buffer (`receiveInto`) and acknowledges every `batch` messages (throughput). */
+const bulkSink = (options: Options) => (connection: Connection.Connection) =>
+  Effect.suspend(() => {
+    const buffer = new Uint8Array(options.size)
+    let received = 0
+    const next = (): Effect.Effect<void, unknown> =>
+      Effect.flatMap(connection.receiveInto(buffer), (message) => {
+        for (const fd of message.fds) fd.close()
+        return ++received % options.batch === 0 ? Effect.flatMap(connection.send(ACK), next) : next()
+      })
+    return Effect.catchIf(next(), Cause.isDone, () => Effect.void)
   })
 
 /** Counts connections and messages; answers measurement requests once the counts are reached. */
@@ -93,6 +107,7 @@ const server = (options: Options): Program => {
       case "concurrent":
         return yield* server.serve(echo)
       case "throughput":
+        return yield* server.serve(bulkSink(options))
       case "fds":
         return yield* server.serve(sink(options))
       case "accept":

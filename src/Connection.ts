@@ -6,7 +6,7 @@
  * `peer`, is read from the kernel (`SO_PEERCRED`) when it is made, before anything is read.
  *
  * Reading is pull-based: nothing is read from the socket until `messages` is pulled (or
- * `receive` or `handleMessages` runs). A
+ * `receive`, `receiveInto` or `handleMessages` runs). A
  * consumer that stops pulling leaves data in the kernel's buffers, the sender's buffers fill,
  * and its `send` suspends: backpressure end to end. `messages` ends on a clean end of stream
  * and fails with a typed error otherwise (a peer that vanished mid-frame gives
@@ -31,7 +31,7 @@ import type * as Address from "./Address.ts"
 import type { PeerCredentials } from "./Credentials.ts"
 import type { Closed, ConnectionError } from "./Errors.ts"
 import type { Fd } from "./Fd.ts"
-import type { Message, Outgoing } from "./Message.ts"
+import type { Message, Outgoing, Received } from "./Message.ts"
 
 /**
  * Socket types a connection can have.
@@ -131,6 +131,18 @@ export interface Connection {
    * at a time, either way.
    */
   readonly receive: Effect.Effect<Message, ConnectionError | Cause.Done>
+  /**
+   * Receives one message into a buffer the caller owns and reuses, as `read(2)` does: the
+   * message's bytes are `buffer.subarray(0, length)`, and nothing is allocated for them. For
+   * bulk transfer: a fresh buffer per received message (what `receive` gives) is most of what a
+   * large message costs. A framed or SEQPACKET message longer than `buffer` fails with
+   * `MessageTooLarge` (its `size` says how long) and stays queued for the next call; on a raw
+   * STREAM the bytes that do not fit stay for the next call, and the descriptors come with the
+   * first part. Descriptors and credentials are as `receive` gives them. At a clean end of
+   * stream it fails with `Cause.Done`. One reader at a time, sharing the queue with `receive`
+   * and `messages`.
+   */
+  readonly receiveInto: (buffer: Uint8Array) => Effect.Effect<Received, ConnectionError | Cause.Done>
   /**
    * Sends one message; resolves when the kernel holds all of it. The data is not copied (a
    * large payload goes to `sendmsg` as it is): leave it unchanged until `send` resolves.

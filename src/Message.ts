@@ -26,6 +26,21 @@ export interface Message {
 }
 
 /**
+ * What `Connection.receiveInto` wrote into the caller's buffer: the message's length there (its
+ * bytes are `buffer.subarray(0, length)`), its descriptors and the sender's credentials, as a
+ * `Message` carries them.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface Received {
+  readonly length: number
+  readonly fds: ReadonlyArray<Fd>
+  /** The sender's credentials (SCM_CREDENTIALS), when the receiver asked for them. */
+  readonly credentials?: Credentials | undefined
+}
+
+/**
  * A message to send. Descriptors are borrowed, never taken: the caller still owns them and may
  * close them as soon as `send` resolves. `credentials: true` attaches this process's own pid,
  * uid and gid; explicit credentials are checked by the kernel (only root may claim others).

@@ -11,6 +11,7 @@
  */
 import { Context } from "effect"
 import { type NativeBinding, RECV_META_LENGTH } from "./internal/binding.ts"
+import { LendingBuffer } from "./internal/lending.ts"
 import { SMALL_COPY_BYTES } from "./internal/framing.ts"
 import { Reactor } from "./internal/reactor.ts"
 
@@ -29,6 +30,8 @@ export interface UnixDriverShape {
   readonly reactor: Reactor
   /** @internal the shared receive buffer */
   readonly scratch: Uint8Array
+  /** @internal the receive buffer `receiveInto` reads into (messages lent until taken) */
+  readonly lending: LendingBuffer
   /** @internal the shared `recvmsg` metadata array */
   readonly meta: Int32Array
   /**
@@ -111,6 +114,7 @@ export const make = (binding: NativeBinding, runtime: string, hooks: RuntimeHook
     binding,
     reactor: new Reactor(binding, hooks.redeliverMs ?? 0, hooks.eventLoop ?? false),
     scratch: new Uint8Array(RECEIVE_BUFFER_BYTES),
+    lending: new LendingBuffer(RECEIVE_BUFFER_BYTES),
     meta: new Int32Array(RECV_META_LENGTH),
     allocate: allocator(hooks.allocateUninitialized),
     euid: binding.geteuid(),

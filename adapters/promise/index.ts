@@ -28,7 +28,7 @@ import type * as ConnectionModule from "../../src/Connection.ts"
 import type { Credentials } from "../../src/Credentials.ts"
 import type * as Errors from "../../src/Errors.ts"
 import { Fd, type OpenFlags } from "../../src/Fd.ts"
-import type { Message, Outgoing } from "../../src/Message.ts"
+import type { Message, Outgoing, Received } from "../../src/Message.ts"
 import * as UnixDatagram from "../../src/UnixDatagram.ts"
 import type { UnixDriver } from "../../src/UnixDriver.ts"
 import * as UnixServer from "../../src/UnixServer.ts"
@@ -96,6 +96,13 @@ export interface Connection extends AsyncIterable<Message>, AsyncDisposable {
    * stream. One reader at a time (this, iteration or `handleMessages`).
    */
   readonly receive: () => Promise<Message | undefined>
+  /**
+   * Receives one message into `buffer` (yours, reused: its bytes are `buffer.subarray(0,
+   * length)`), nothing allocated per message; undefined at a clean end of stream. A message
+   * longer than the buffer rejects with `MessageTooLarge` and stays queued (raw STREAM: the
+   * rest stays for the next call). See `Connection.receiveInto`.
+   */
+  readonly receiveInto: (buffer: Uint8Array) => Promise<Received | undefined>
   /** Sends one message; resolves once the kernel holds all of it (descriptors are borrowed). */
   readonly send: (message: Outgoing) => Promise<void>
   /** Shuts down the write side once queued sends are out. */
@@ -169,6 +176,7 @@ const wrapConnection = (connection: ConnectionModule.Connection, close: () => Pr
       return connection.unclaimedFds
     },
     receive: () => run(Effect.catchIf(connection.receive, Cause.isDone, () => Effect.succeed(undefined))),
+    receiveInto: (buffer) => run(Effect.catchIf(connection.receiveInto(buffer), Cause.isDone, () => Effect.succeed(undefined))),
     send: (message) => run(connection.send(message)),
     end: () => run(connection.end),
     close,

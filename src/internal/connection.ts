@@ -13,12 +13,13 @@ import { defaultLimits } from "../Connection.ts"
 import type { Credentials, PeerCredentials } from "../Credentials.ts"
 import * as Errors from "../Errors.ts"
 import { Fd } from "../Fd.ts"
-import type { Message, Outgoing } from "../Message.ts"
+import type { Message, Outgoing, Received } from "../Message.ts"
 import type { UnixDriverShape } from "../UnixDriver.ts"
 import { errorFromErrno } from "./errno.ts"
 import { copyBytes, type Frame, FrameDecoder, MAX_FDS_PER_FRAME } from "./framing.ts"
 import { FRAMED_STREAM, PACKETS, prepare, RAW_STREAM, SendQueue, shutdownEntry } from "./outgoing.ts"
 import type { SocketHandle } from "./peer.ts"
+import type { Lender } from "./lending.ts"
 import { pollReadable } from "./open.ts"
 import type { Watch } from "./reactor.ts"
 import { ReadyQueue } from "./ready.ts"
@@ -44,7 +45,7 @@ export const socketAddress = (driver: UnixDriverShape, fd: number, which: "local
   return Address.fromBytes(length > 0 ? addressBuffer.slice(0, length) : EMPTY_BYTES)
 }
 
-export class SocketConnection implements Connection {
+export class SocketConnection implements Connection, Lender {
   readonly type: SocketType
   readonly framing: Framing
   readonly fd: number
@@ -64,6 +65,12 @@ export class SocketConnection implements Connection {
   #send: ((message: Outgoing) => Effect.Effect<void, Errors.ConnectionError>) | undefined
   readonly #onClose: ((connection: SocketConnection) => void) | undefined
   readonly #ready = new ReadyQueue<Message>()
+  /**
+   * How many of the oldest waiting messages are lent: views of the realm's lending buffer or of
+   * the decoder's, read for `receiveInto`. They are copied before anyone else reads into those
+   * buffers, and before `receive` or `messages` hands one out.
+   */
+  #lent = 0
   #terminal: Terminal | undefined
   #closed = false
 
@@ -115,6 +122,10 @@ export class SocketConnection implements Connection {
     return this.#receive ??= pollReadable<Message, Errors.ConnectionError | Cause.Done>(this.#watch, () => this.#pollOne(Cause.done()))
   }
 
+  receiveInto(buffer: Uint8Array): Effect.Effect<Received, Errors.ConnectionError | Cause.Done> {
+    return pollReadable(this.#watch, () => this.#pollInto(buffer))
+  }
+
   get sink(): Sink.Sink<void, Outgoing, never, Errors.ConnectionError> {
     return this.#sink ??= Sink.forEach((message: Outgoing) => this.send(message))
   }
@@ -145,13 +156,67 @@ export class SocketConnection implements Connection {
     return message !== undefined ? Effect.succeed(message) : this.#ending(eof)
   }
 
-  /** The oldest message read and not handed out, reading first if none is. */
+  /** The oldest message read and not handed out (its own, never lent), reading first if none is. */
   #take(): Message | undefined {
     if (this.#ready.size === 0 && this.#terminal === undefined) {
       if (this.#closed) this.#terminal = "closed"
-      else this.#drain()
+      else this.#drain(false)
     }
-    return this.#ready.take()
+    const message = this.#ready.take()
+    if (message === undefined || this.#lent === 0) return message
+    this.#returned()
+    return this.#owned(message)
+  }
+
+  /**
+   * `receiveInto`: copies the next message into `buffer`, reading first (into the lending
+   * buffer) if none waits; undefined when it must wait.
+   */
+  #pollInto(buffer: Uint8Array): Effect.Effect<Received, Errors.ConnectionError | Cause.Done> | undefined {
+    if (this.#ready.size === 0 && this.#terminal === undefined) {
+      if (this.#closed) this.#terminal = "closed"
+      else this.#drain(true)
+    }
+    const message = this.#ready.peek()
+    if (message === undefined) return this.#ending(Cause.done())
+    const data = message.data
+    if (data.length > buffer.length) {
+      if (this.#framed || this.type !== "stream") {
+        return Effect.fail(
+          new Errors.MessageTooLarge({
+            message: `receiveInto: the next message has ${data.length} bytes, more than the ${buffer.length}-byte buffer holds (it stays queued)`,
+            size: data.length,
+            limit: buffer.length
+          })
+        )
+      }
+      // Raw bytes, as read(2) gives them: the rest stays for the next read; the descriptors
+      // and credentials come with this part.
+      buffer.set(data.subarray(0, buffer.length))
+      this.#ready.update(0, (rest) => ({ data: rest.data.subarray(buffer.length), fds: NO_FDS }))
+      return Effect.succeed(received(buffer.length, message))
+    }
+    buffer.set(data)
+    this.#ready.take()
+    if (this.#lent > 0) this.#returned()
+    return Effect.succeed(received(data.length, message))
+  }
+
+  /** One lent message was handed out. */
+  #returned(): void {
+    if (--this.#lent === 0) this.#driver.lending.release(this)
+  }
+
+  /** `message` with a copy of its bytes. */
+  #owned(message: Message): Message {
+    const data = copyBytes(this.#driver.allocate, message.data, 0, message.data.length)
+    return message.credentials === undefined ? { data, fds: message.fds } : { data, fds: message.fds, credentials: message.credentials }
+  }
+
+  /** Lender: another connection is about to read into the lending buffer. */
+  unlend(): void {
+    for (let i = 0; i < this.#lent; i++) this.#ready.update(i, (message) => this.#owned(message))
+    this.#lent = 0
   }
 
   /** With no message to hand out: `eof` at the end of stream, the error that ended reading, or undefined (wait). */
@@ -165,10 +230,15 @@ export class SocketConnection implements Connection {
   /**
    * Reads until EAGAIN or a short STREAM read (bounded), turning what arrived into messages or
    * a terminal state. Nothing ever waits for readiness without a read that found EAGAIN.
+   *
+   * `lend` (for `receiveInto`): reads into the lending buffer and queues views of it instead of
+   * copies, and stops after the first read that made a message (the next read would write over
+   * it).
    */
-  #drain(): void {
-    const { binding, meta, scratch } = this.#driver
+  #drain(lend: boolean): void {
+    const { binding, meta } = this.#driver
     const c = binding.constants
+    const scratch = lend ? this.#driver.lending.claim(this) : this.#driver.scratch
     // A packet (SEQPACKET) longer than maxMessageBytes is cut by the kernel and reported.
     const receiveBytes = this.type === "stream" ? scratch.length : Math.min(scratch.length, this.#limits.maxMessageBytes)
     let bytes = 0
@@ -240,11 +310,16 @@ export class SocketConnection implements Connection {
         ? { pid: meta[3]!, uid: meta[4]! >>> 0, gid: meta[5]! >>> 0 }
         : undefined
       if (decoder === undefined) {
-        this.#ready.push(this.#message(copyBytes(this.#driver.allocate, scratch, 0, n), fds, credentials))
+        const data = lend ? scratch.subarray(0, n) : copyBytes(this.#driver.allocate, scratch, 0, n)
+        this.#ready.push(this.#message(data, fds, credentials))
+        if (lend) {
+          this.#lent++
+          return
+        }
       } else {
         if (fds.length > 0) decoder.addFds(fds)
         const frames: Array<Frame> = []
-        const error = decoder.push(scratch, n, frames)
+        const error = decoder.push(scratch, n, frames, lend)
         for (let i = 0; i < frames.length; i++) {
           const count = frames[i]!.fds.length
           const excess = count > limits.maxFdsPerMessage
@@ -254,8 +329,10 @@ export class SocketConnection implements Connection {
             : undefined
           if (excess !== undefined) return this.#fail(excess, frames.slice(i).flatMap((frame) => frame.fds))
           this.#ready.push(this.#message(frames[i]!.data, frames[i]!.fds, credentials))
+          if (lend) this.#lent++
         }
         if (error !== undefined) return this.#fail(error, [])
+        if (lend && frames.length > 0) return
       }
       // A STREAM read that did not fill the buffer took what was queued (short of a descriptor
       // or credentials boundary): the read that would only report EAGAIN is left to the next
@@ -359,6 +436,8 @@ export class SocketConnection implements Connection {
     this.#watch.close() // still ours: deregistered before it is closed or handed on
     if (this.#decoder !== undefined) closeNumbers(this.#driver, this.#decoder.takeAllFds())
     this.#ready.clear() // their descriptors are among the unclaimed ones
+    this.#lent = 0
+    this.#driver.lending.release(this)
     this.#received?.closeAll()
     this.#driver.reactor.release()
     this.#onClose?.(this)
@@ -384,6 +463,12 @@ export class SocketConnection implements Connection {
 }
 
 const END_OF_STREAM = Effect.succeed(undefined)
+
+const received = (length: number, message: Message): Received =>
+  message.credentials === undefined
+    ? { length, fds: message.fds }
+    : { length, fds: message.fds, credentials: message.credentials }
+
 const closeAll = (fds: ReadonlyArray<Fd>) => Effect.sync(() => fds.forEach((fd) => fd.close()))
 
 const closedError = (syscall: string) => new Errors.Closed({ message: `${syscall}: the connection is closed`, syscall })

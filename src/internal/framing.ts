@@ -79,6 +79,12 @@ export class FrameDecoder {
   #fifo: Array<number> | undefined
   #pending: Uint8Array = EMPTY
   #pendingLength = 0
+  /**
+   * Lending: the buffer the last frame completed in `#pending` was handed out as a view of,
+   * reused for the next held-back frame once that frame has been taken (two buffers take
+   * turns, so a lent frame is never written over by the read that completed it).
+   */
+  #spare: Uint8Array = EMPTY
 
   /** `allocate`: memory for frames, of unspecified content (every byte is written first). */
   constructor(maxBytes: number, allocate: (size: number) => Uint8Array) {
@@ -110,15 +116,24 @@ export class FrameDecoder {
   /**
    * Decodes `bytes[0, length)` (borrowed: what outlives the call is copied). Works on offsets
    * into the read buffer: no view is made per frame, only each frame's own copy.
+   *
+   * `lend`: complete frames are views instead, of `bytes` or of the decoder's own buffer, valid
+   * until the next `push` (the caller copies what it has not handed out by then); nothing is
+   * allocated per frame.
    */
-  push(bytes: Uint8Array, length: number, out: Array<Frame>): ProtocolError | MessageTooLarge | undefined {
+  push(bytes: Uint8Array, length: number, out: Array<Frame>, lend = false): ProtocolError | MessageTooLarge | undefined {
     let at = 0
     // Complete the held-back frame first, copying only what it still needs.
     while (this.#pendingLength > 0) {
       const need = this.#needed(this.#pending, 0, this.#pendingLength)
       if (typeof need !== "number") return need
       if (this.#pendingLength >= need) {
-        if (this.#pending.length === need) {
+        if (lend) {
+          this.#emit(this.#pending, 0, need, out, false)
+          const lent = this.#pending
+          this.#pending = this.#spare
+          this.#spare = lent.length > 1 << 20 ? EMPTY : lent
+        } else if (this.#pending.length === need) {
           // Held back in a buffer of its own size: the frame keeps that buffer (no copy).
           this.#emit(this.#pending, 0, need, out, false)
           this.#pending = EMPTY
@@ -141,7 +156,7 @@ export class FrameDecoder {
         this.#append(bytes, at, length - at, need)
         return undefined
       }
-      this.#emit(bytes, at, need, out, true)
+      this.#emit(bytes, at, need, out, !lend)
       at += need
     }
     return undefined

@@ -29,6 +29,18 @@ export class ReadyQueue<A> {
     return item
   }
 
+  /** The oldest waiting item, left waiting; undefined when none waits. */
+  peek(): A | undefined {
+    const items = this.#items
+    return items === undefined || this.#next === items.length ? undefined : items[this.#next]
+  }
+
+  /** Replaces the `index`-th waiting item (0: the oldest) by what `update` makes of it. */
+  update(index: number, update: (item: A) => A): void {
+    const items = this.#items!
+    items[this.#next + index] = update(items[this.#next + index]!)
+  }
+
   /** Drops every waiting item (their owner releases what they hold). */
   clear(): void {
     if (this.#items !== undefined) this.#items.length = 0

@@ -2,6 +2,7 @@
 import "./echo.ts"
 import "./handoff.ts"
 import "./framing.ts"
+import "./receive-into.ts"
 import "./policy.ts"
 import "./address.ts"
 import "./faults.ts"

@@ -39,8 +39,13 @@ describe("Promise facade", () => {
         expect(text((await take(client, 1))[0]!)).toBe("pong")
         await accepted.send("again")
         expect(text((await client.receive())!)).toBe("again")
+        await accepted.send("into a buffer")
+        const buffer = new Uint8Array(64)
+        const received = await client.receiveInto(buffer)
+        expect(new TextDecoder().decode(buffer.subarray(0, received!.length))).toBe("into a buffer")
         await accepted.end()
-        expect(await client.receive()).toBeUndefined() // end of stream
+        expect(await client.receiveInto(buffer)).toBeUndefined() // end of stream
+        expect(await client.receive()).toBeUndefined()
         expect(fs.existsSync(address)).toBe(true)
       }).then(() => undefined))
   }

@@ -14,6 +14,7 @@ const examples: ReadonlyArray<readonly [string, ReadonlyArray<RegExp>]> = [
     new RegExp(`^running; you are pid (\\d+), uid ${process.getuid!()}$`, "m"),
     process.getuid!() === 0 ? /^shutting down romd$/m : /^refused: uid \d+ may not shut down romd$/m
   ]],
+  ["bulk.ts", [/^256 messages, 64 MiB, one buffer$/m]],
   ["datagram.ts", [/^load=0\.42 from @[0-9a-f]{5}, pid (\d+)$/m, /^reporter got: thanks$/m]],
   ["credentials.ts", [/^connected: pid (\d+), uid \d+, gid \d+$/m, /^status\? sent by pid (\d+)$/m, /^signalled pid (\d+) through its pidfd$/m]]
 ]
