@@ -106,6 +106,21 @@ describe("receiveInto: messages read into the caller's buffer", () => {
       expect(seen).toEqual(["one 0", two(0), two(1), "one 1", "one 2", "one 3", "one 4", two(2), two(3), two(4)])
     })))
 
+  it("with passCredentials each message received into the buffer carries the sender's credentials", () =>
+    runCountingFds(Effect.gen(function*() {
+      const self = { pid: process.pid, uid: process.getuid!(), gid: process.getgid!() }
+      for (const type of ["stream", "seqpacket"] as const) {
+        const [a, b] = yield* UnixSocket.pair(type, { passCredentials: true })
+        yield* a.send("first")
+        yield* a.send("second")
+        const buffer = new Uint8Array(16)
+        const first = yield* b.receiveInto(buffer)
+        expect([text(buffer, first.length), first.credentials]).toEqual(["first", self])
+        const second = yield* b.receiveInto(buffer)
+        expect([text(buffer, second.length), second.credentials]).toEqual(["second", self])
+      }
+    })))
+
   it("on a raw STREAM it reads like read(2): what does not fit stays for the next call, the descriptors come with the first part", () =>
     runCountingFds(Effect.gen(function*() {
       const [a, b] = yield* UnixSocket.pair("stream", { framing: "raw" })
