@@ -122,8 +122,12 @@ export class SocketConnection implements Connection, Lender {
     return this.#receive ??= pollReadable<Message, Errors.ConnectionError | Cause.Done>(this.#watch, () => this.#pollOne(Cause.done()))
   }
 
+  /** The last buffer's `receiveInto`: a reader calls it again and again with one buffer. */
+  #into: { readonly buffer: Uint8Array; readonly effect: Effect.Effect<Received, Errors.ConnectionError | Cause.Done> } | undefined
+
   receiveInto(buffer: Uint8Array): Effect.Effect<Received, Errors.ConnectionError | Cause.Done> {
-    return pollReadable(this.#watch, () => this.#pollInto(buffer))
+    if (this.#into?.buffer !== buffer) this.#into = { buffer, effect: pollReadable(this.#watch, () => this.#pollInto(buffer)) }
+    return this.#into.effect
   }
 
   get sink(): Sink.Sink<void, Outgoing, never, Errors.ConnectionError> {
@@ -207,10 +211,9 @@ export class SocketConnection implements Connection, Lender {
     if (--this.#lent === 0) this.#driver.lending.release(this)
   }
 
-  /** `message` with a copy of its bytes. */
+  /** `message` with a copy of its bytes (not a hot path: only when a lent message is taken otherwise). */
   #owned(message: Message): Message {
-    const data = copyBytes(this.#driver.allocate, message.data, 0, message.data.length)
-    return message.credentials === undefined ? { data, fds: message.fds } : { data, fds: message.fds, credentials: message.credentials }
+    return { ...message, data: copyBytes(this.#driver.allocate, message.data, 0, message.data.length) }
   }
 
   /** Lender: another connection is about to read into the lending buffer. */
