@@ -66,9 +66,10 @@ export const exited = (pidfd: Fd): Effect.Effect<void, Errors.Closed, UnixDriver
           driver.reactor.release()
           watch.close() // a no-op when closing the pidfd closed it already (Reactor.closing)
         }
+        const wake = watch.resumer(resume)
         watch.whenReadable(() => {
           finish()
-          resume(Effect.void)
+          wake(Effect.void)
         })
         return Effect.sync(finish)
       })

@@ -83,6 +83,13 @@ export interface RuntimeHooks {
    * can skip that (Node.js) provides this.
    */
   readonly allocateUninitialized?: ((size: number) => Uint8Array) | undefined
+  /**
+   * Deno only: a fiber woken by a socket resumes in the context of the wake-up instead of
+   * entering the `AsyncResource` effect captured when it suspended. In Deno 2.9 each such
+   * resource keeps the one before it alive (a chain as long as the fiber's waits); this ends
+   * the chain at every socket wait. See src/internal/asyncContext.ts.
+   */
+  readonly resumeOutsideAsyncContext?: boolean | undefined
 }
 
 /**
@@ -112,7 +119,7 @@ export const make = (binding: NativeBinding, runtime: string, hooks: RuntimeHook
   UnixDriver.of({
     runtime,
     binding,
-    reactor: new Reactor(binding, hooks.redeliverMs ?? 0, hooks.eventLoop ?? false),
+    reactor: new Reactor(binding, hooks.redeliverMs ?? 0, hooks.eventLoop ?? false, hooks.resumeOutsideAsyncContext ?? false),
     scratch: new Uint8Array(RECEIVE_BUFFER_BYTES),
     lending: new LendingBuffer(RECEIVE_BUFFER_BYTES),
     meta: new Int32Array(RECV_META_LENGTH),

@@ -40,7 +40,8 @@ export const pollReadable = <A, E>(watch: Watch, poll: () => Effect.Effect<A, E>
   return Effect.suspend(() => {
     const now = poll()
     if (now !== undefined) return now
-    return Effect.callback<A, E>((resume) => {
+    return Effect.callback<A, E>((callbackResume) => {
+      const resume = watch.resumer(callbackResume)
       const retry = (): void => {
         const result = poll()
         if (result !== undefined) resume(result)

@@ -213,7 +213,7 @@ export class SendQueue {
     this.#entries.push(entry)
     if (this.#entries.length === 1) this.#wait(entry)
     return Effect.callback<void, SendError>((resume) => {
-      entry.resume = resume
+      entry.resume = this.#watch.resumer(resume)
       return Effect.sync(() => this.#abandon(entry))
     })
   }

@@ -13,6 +13,7 @@
  *
  * @internal
  */
+import { resumeOutsideAsyncContext } from "./asyncContext.ts"
 import type { NativeBinding } from "./binding.ts"
 
 export class Reactor {
@@ -24,14 +25,17 @@ export class Reactor {
   #retained = 0
   /** Where readiness comes from: the addon's epoll thread, or the runtime's libuv loop. */
   readonly mode: "thread" | "event-loop"
+  /** Whether fibers woken by readiness resume outside their captured async context (Deno; see ./asyncContext.ts). */
+  readonly resumesOutsideAsyncContext: boolean
 
   /**
    * Starts the addon's reactor (once per addon instance): on the runtime's libuv loop when
    * `eventLoop` is asked for and the process has libuv, else an epoll thread; see
    * `RuntimeHooks`.
    */
-  constructor(binding: NativeBinding, redeliverMs = 0, eventLoop = false) {
+  constructor(binding: NativeBinding, redeliverMs = 0, eventLoop = false, outsideAsyncContext = false) {
     this.#binding = binding
+    this.resumesOutsideAsyncContext = outsideAsyncContext
     let result = eventLoop ? binding.reactorStart(this.#fire, 0, 1) : -binding.constants.ENOSYS
     this.mode = result === 0 ? "event-loop" : "thread"
     if (result === -binding.constants.ENOSYS) result = binding.reactorStart(this.#dispatch, redeliverMs, 0)
@@ -113,6 +117,14 @@ export class Watch {
   whenWritable(callback: () => void): void {
     this.#onWritable = callback
     this.#arm()
+  }
+
+  /**
+   * The `resume` of an `Effect.callback` that waits on this socket, as the driver wants fibers
+   * resumed (call it in the register function, where the waiting fiber is current).
+   */
+  resumer<T>(resume: (value: T) => void): (value: T) => void {
+    return this.#reactor.resumesOutsideAsyncContext ? resumeOutsideAsyncContext(resume) : resume
   }
 
   cancelReadable(): void {
