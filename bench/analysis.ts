@@ -86,7 +86,10 @@ cost what they cost in Node.js and Bun (0.15 µs for a trivial call, 0.61 µs fo
 that finds nothing, in all three), but effect's \`AsyncResource\` per suspension: 0.57 µs per
 \`runInAsyncScope\` against 0.03 in Node.js, and each one chained to the one before (see the
 memory target), so every wait is slower than the last — the same Deno pair under perf went
-from 18,873 to 6,559 round trips per second over 8 repeats of 300 ms. Deno's libuv compatibility layer is
+from 18,873 to 6,559 round trips per second over 8 repeats of 300 ms. (The Deno adapter now
+resumes a fiber woken by a socket outside that resource, which ends the chain: see the memory
+target. In the full run of that change Deno's round trip was 37.3 µs against 41.4 in the one
+before: within the noise of this workload.) Deno's libuv compatibility layer is
 no way out either: its \`uv_poll_start\` (read in Deno's source) starts an OS thread per call
 that polls with a 10 ms timeout.
 
@@ -193,7 +196,8 @@ Python and usocket); Deno sits on the lines, on either side from one full run to
 descriptor per message 0.48×, 0.51×, 0.52×, then 0.50× and 0.497× C in the two runs of
 2026-12-05; sixteen 1.00× to 0.98× Python. Its extra cost per message is the one in the latency
 diagnosis: effect's \`AsyncResource\` per fiber suspension, each chained to the one before in
-Deno, so its runs slow down as they go.
+Deno, so its runs slowed down as they went (the chain now ends at every socket wait: see the
+memory target).
 
 **What would move it.** What is left per message is one \`Fd\` per received descriptor, the
 Effect send and pull, and (Bun, Deno) the wake-up hop.`,
@@ -211,8 +215,10 @@ With the SDK on both ends the rate is well below what those parts add up to (Nod
 one core between the two processes about 0.8 times per side, as C's pair does (\`perf stat\`),
 but a switch between two JavaScript runtimes costs more cache and TLB refill than between two
 small C processes, and in Bun and Deno each side's epoll thread adds a wake-up per event. Deno
-pays most per step: effect's chained \`AsyncResource\` per suspension (see the latency and
-memory findings) makes each of its fibers' waits slower than the last.
+paid most per step: effect's chained \`AsyncResource\` per suspension (see the latency and
+memory findings) made each of its fibers' waits slower than the last, until the Deno adapter
+ended the chain at every socket wait (Deno 28,621 → 29,760 conn/s, 0.47× → 0.52× C, in the full
+runs before and after that change).
 
 **Done.** No \`Closed\` errors built at every close (each captured a stack trace: 18% of the
 CPU), no \`EPOLL_CTL_DEL\` for descriptors never armed, three syscalls less per connection
@@ -239,13 +245,11 @@ figures in the table above.
 **Variance.** This workload is the least stable of the bench on this virtual machine, whose
 host takes CPU time from it (\`steal\` in /proc/stat grew by about 470 s during one 50-minute
 session): C has measured 57k to 92k conn/s on the same build; compare this row only within a
-run. Deno's ratio sits on the line: 0.51× C in the full run of 0e61c98, 0.47× (28,621 against
-61,327 conn/s) in the run of this README, with no change to the accept path in between.
+run. Deno's ratio sits near the line: 0.51× C in the full run of 0e61c98, 0.47× (28,621 against
+61,327 conn/s) in that of 21e29a6 with no change to the accept path in between, 0.52× after the
+change to how Deno's fibers resume.
 
-**What would move it (Deno).** Fewer suspensions per connection in Deno's fibers (each costs a
-chained \`AsyncResource\` there): the client suspends once per connection while it waits for
-the end of stream, the server once per wait on the listener. What is left in Node.js and Bun is
-Effect's own work per connection (a scope, an acquire–release, a fiber suspension: about 3 µs
+**What would move it.** What is left in all three is Effect's own work per connection (a scope, an acquire–release, a fiber suspension: about 3 µs
 of the client's 20 µs against C's server in Node.js).`,
 
   "idle-memory": `**Why.** An idle connection served by \`serve\` holds, besides its socket: the
@@ -301,43 +305,45 @@ save the difference between 1,830 and 1,059 bytes of heap, and the floor measure
 still about twice Bun.listen's. Below that, a connection would have to live in native memory,
 as Bun's own sockets do.`,
 
-  "message-memory": `**Why (Deno).** The SDK's server on Deno grows where Node.js and Bun stay flat:
-its heap after a full GC rose from 18.9 to 76.4 MB over 3,000,000 messages (about 20 bytes per
-message). The cause is outside this package: effect 4.1.0 resumes every suspended fiber inside
-\`new AsyncResource("effect/Fiber").runInAsyncScope(...)\`, and Deno's \`node:async_hooks\`
-leaks about 430 bytes per nested \`runInAsyncScope\` call. Reproduction without this package:
-\`const step = () => { const r = new AsyncResource("x"); setImmediate(() => { r.runInAsyncScope(step); r.emitDestroy() }) }\`
-run 300,000 times leaves 131 MB of heap in Deno 2.9.6 and 3.3 MB in Node.js. A plain Effect
-loop of \`Effect.yieldNow\` shows the same growth in Deno. The adapter cannot work around it
-(effect looks up \`node:async_hooks\` once when it loads); it is for Deno (the leak) and Effect
-(an AsyncResource per suspension) to fix. Descriptors do not grow: Deno itself, in any
-program (a bare \`setTimeout\` too), makes a socketpair and installs its SIGHUP, SIGTERM, SIGINT
-and SIGUSR1 handlers about half a second after it starts (strace), two descriptors that the
-first sample used to count as growth; the memory cases now take their first sample once the
-server has been ready for 1.5 s.
+  "message-memory": `**Why.** In all three runtimes the SDK's growth is one step, not a slope: one
+of the five steps (the first, in every runtime in the run of this README) grows by 16–19 MiB in Node.js, 10–12 in Bun, 31–33 in Deno, and the
+others by 0.0–0.6 MiB. That step is the young generation (V8's; JavaScriptCore's in Bun) being
+written through for the first time: under the server's allocation rate (a message object and its bytes
+per message, Effect's own objects per step) every page of both semi-spaces gets touched. How
+large the young generation already is when the messages start is decided by the program's
+start, not by the messages: in Node.js, \`import("effect")\` alone grows V8's new space from 1
+to 16 MiB (\`v8.getHeapSpaceStatistics()\`; \`effect/Effect\` alone to 8 MiB), while the
+node:net contender's starts and stays at 2 MiB, hence its 7 MiB step. With
+\`--max-semi-space-size=1\` the same partial run grows by +0.79 MiB in Node.js (+18.1 without
+it) and +8.0 MiB in Deno (+32.7 without it). So the 20 MB line falls inside V8's heuristic: 18.0,
+19.3 (20.2 MB, missed), 16.2, 17.2 and 19.3 MiB in consecutive full runs (Node.js). Handing out each
+frame without descriptors as the message itself (one object per message instead of two), or
+reading 16 KiB at a time instead of 256 KiB (fewer messages alive at once), did not change it:
+after the start, a scavenge of the server finds about 500 bytes alive (\`--trace-gc-nvp\`).
 
-The mechanism, read from Deno 2.9.6 itself (\`AsyncResource.toString()\`): \`runInAsyncScope\`
-enters a new async-context frame that holds the resource, so a resource made inside another's
-scope (as effect makes the next one, when the resumed fiber suspends again) keeps the previous
-one alive: a chain as long as the number of suspensions. Measured without this package: a
-resource made inside the previous one's scope, 1,000,000 times, leaves +534 MiB of RSS in
-Deno (+8.4 in Node.js, +19.4 in Bun), and each step slows from 4.9 to 16.3 µs as the chain
-grows; an Effect loop that suspends 1,000,000 times, +505 MiB and 9.5 → 26 µs per suspension.
-With this package, 1,000,000 round trips between two connections of one Deno process (two
-suspensions each) grew RSS by 962 MiB (Node.js +2.5 MiB, Bun +7.1 MiB). A one-way stream
-suspends far less often than once per message (its reads find several), hence the smaller
-growth in this bench.
-
-**Why (Node.js, when it misses).** Its growth is one step, not a slope: in each run one of the
-five steps grows by 16.4–18.5 MiB and the others by 0.00–0.1 MiB. That step is V8 growing its
-young generation to the maximum (16 MiB semi-spaces in Node.js 20) under the server's
-allocation rate, where a read of the socket decodes a few thousand 64-byte messages at once. The
-same partial run with \`NODE_OPTIONS=--max-semi-space-size=1\`: +0.79 MiB over 1,000,000
-messages (and +18.1 without it, node:net +7.5 and +7.8 in the same runs). So the 20 MB line
-falls inside V8's heuristic: 18.0, 19.3 (20.2 MB, missed) and 16.2 MiB in three consecutive
-full runs. Handing out each frame without descriptors as the message itself (one object per
-message instead of two) did not change it (16.6 and 18.2 MiB in two partial runs): V8 grows
-its young generation all the same, so halving what one read keeps alive does not decide it.`
+**Deno: the chain of AsyncResources, fixed.** Until this change the SDK's server on Deno grew
+with every wait: 95.8 MiB over 1,000,000 messages and rising (its heap after a full GC rose
+from 18.9 to 76.4 MB over 3,000,000). effect 4.1.0 makes an
+\`AsyncResource("effect/Fiber")\` each time a fiber suspends and resumes the fiber inside it
+(\`runInAsyncScope\`). Deno 2.9.6 enters the resource as the current execution resource of
+that scope (read from \`AsyncResource.toString()\`), so the resource made at the fiber's next
+suspension holds it through its captured context: a chain as long as the fiber's suspensions,
+which lives as long as the fiber. Measured without this package: a resource made inside the
+previous one's scope, 1,000,000 times, leaves +534 MiB of RSS in Deno (+8.4 in Node.js, +19.4 in
+Bun), and each step slows from 4.9 to 16.3 µs; an Effect loop that suspends 1,000,000 times,
++505 MiB and 9.5 → 26 µs per suspension. Now the Deno adapter has a fiber woken by a socket
+resume outside its captured resource (destroyed, not entered: \`RuntimeHooks.resumeOutsideAsyncContext\`,
+src/internal/asyncContext.ts), which ends the chain at every socket wait. 20,000 round trips
+between two connections of one Deno process: heap after a full collection +18.6 MB before, +28
+KB after (a conformance test now checks this in all three runtimes). In this bench, partial runs,
+pinned: +95.2 → +32.7 MiB, all of it in the first step (then +0.02 MiB per step); Deno.listen,
+whose server reads into one buffer, +11 MiB. The price, in Deno only and documented: an
+\`AsyncLocalStorage\` value set around an Effect program is not seen in it after a socket wait
+(Node.js and Bun keep it). Descriptors do not grow: Deno itself, in any program (a bare
+\`setTimeout\` too), makes a socketpair and installs its SIGHUP, SIGTERM, SIGINT and SIGUSR1
+handlers about half a second after it starts (strace), two descriptors that the first sample
+used to count as growth; the memory cases take their first sample once the server has been
+ready for 1.5 s.`
 }
 
 export const findings = `- **Deno missed wake-ups: fixed.** Deno 2.9.6 runs a thread-safe function's call as a
@@ -378,8 +384,11 @@ export const findings = `- **Deno missed wake-ups: fixed.** Deno 2.9.6 runs a th
   JS heap, and Node-API's first look at it moved it off (a malloc and an ArrayBuffer per send,
   in all three runtimes); the addon now reads the numbers from one scratch array with a count.
   1 descriptor per message +10% to +19% (Node.js, Bun, Deno), alternating partial runs.
-- **Deno: unbounded heap growth** under sustained load, from effect 4.1's AsyncResource per
-  fiber suspension meeting a Deno \`runInAsyncScope\` leak (see the memory target above).
+- **Deno: heap growth with every wait, fixed.** effect 4.1 makes an AsyncResource per fiber
+  suspension and Deno 2.9 chains each to the one before (about 0.9 KB per round trip, kept as
+  long as the fiber lives); the Deno adapter now resumes fibers woken by a socket outside it,
+  which ends the chain: 1,000,000 messages +95.8 → +31 MiB (one step, then flat), 20,000 round
+  trips +18.6 MB → +28 KB (see the memory target above).
 - **Node.js under tsx paid for keepNames:** \`node --import tsx\` defines a name on every
   closure created at run time, and a function whose \`name\` is redefined keeps its properties
   out of line: a heap snapshot of 6,000 idle SDK connections showed three such closures per
