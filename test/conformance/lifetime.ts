@@ -49,7 +49,7 @@ describe("lifetime and ownership", () => {
 
   it("waiting on a socket keeps no memory per wait: 20,000 round trips leave the heap where it was", async () => {
     // Each round trip makes two fibers wait on their sockets. In Deno 2.9 under effect 4.1 every
-    // wait used to keep about 0.9 KiB (a chain of AsyncResources as long as the fiber lives).
+    // round trip used to keep about 0.9 KiB (a chain of AsyncResources as long as each fiber lives).
     const stdout = await succeeded(spawnPeer("wait-heap", ["20000"], { flags: exposeGc }))
     const [, before, after] = /heap before (\d+) after (\d+) round trips 20000/.exec(stdout) ?? []
     expect(before).toBeDefined()
