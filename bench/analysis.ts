@@ -391,6 +391,16 @@ export const findings = `- **Deno missed wake-ups: fixed.** Deno 2.9.6 runs a th
   long as the fiber lives); the Deno adapter now resumes fibers woken by a socket outside it,
   which ends the chain: 1,000,000 messages +95.8 → +31 MiB (one step, then flat), 20,000 round
   trips +18.6 MB → +28 KB (see the memory target above).
+- **Loading less of Effect.** The package imported its Effect modules from \`"effect"\`, whose
+  index evaluates all 143 modules of effect 4.1; it now imports each module it uses by path
+  (\`effect/Effect\`, \`effect/Stream\`, …), and so does the bench's SDK program (a program that
+  imports from \`"effect"\` loads them all again). Loading the Node.js adapter (compiled as the
+  bench compiles it): 170 → 50 ms, heap after a full collection 16.3 → 7.0 MB, RSS 79 → 57 MiB,
+  V8's new space 16 → 8 MiB; the Deno adapter 100 → 50 ms, heap 18.2 → 8.8 MB, RSS 77 → 57 MiB;
+  the Bun adapter 88 → 28 ms, RSS 55 → 38 MiB. The messages case, alternating partial runs,
+  pinned: Node.js +16.9 and +17.8 → +9.0 and +9.1 MiB, Deno +30.5 and +32.0 → +17.2 and +17.6
+  MiB (the young generation written through is smaller: see the memory target), Bun unchanged
+  (+9.4 to +11.7 MiB either way).
 - **Node.js under tsx paid for keepNames:** \`node --import tsx\` defines a name on every
   closure created at run time, and a function whose \`name\` is redefined keeps its properties
   out of line: a heap snapshot of 6,000 idle SDK connections showed three such closures per

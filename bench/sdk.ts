@@ -5,7 +5,11 @@
  *   node --expose-gc --import tsx bench/sdk.ts <server|client> <workload> <socket path> key=value...
  *   (the bench itself runs it in Node.js as bench/.build/sdk.mjs, built by bench/run.ts)
  */
-import { Cause, Effect, type Layer, type Scope, Stream } from "effect"
+import * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
+import type * as Layer from "effect/Layer"
+import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
 import { type Connection, Fd, Message, Policy, UnixServer, UnixSocket } from "../src/index.ts"
 import type { Unsupported } from "../src/Errors.ts"
 import type { UnixDriver } from "../src/UnixDriver.ts"

@@ -10,7 +10,7 @@
  *
  * @since 0.1.0
  */
-import { Result } from "effect"
+import * as Result from "effect/Result"
 import { PathTooLong } from "./Errors.ts"
 
 /**

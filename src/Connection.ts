@@ -26,7 +26,10 @@
  *
  * @since 0.1.0
  */
-import type { Cause, Effect, Sink, Stream } from "effect"
+import type * as Cause from "effect/Cause"
+import type * as Effect from "effect/Effect"
+import type * as Sink from "effect/Sink"
+import type * as Stream from "effect/Stream"
 import type * as Address from "./Address.ts"
 import type { PeerCredentials } from "./Credentials.ts"
 import type { Closed, ConnectionError } from "./Errors.ts"

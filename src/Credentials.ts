@@ -16,7 +16,7 @@
  *
  * @since 0.1.0
  */
-import type { Effect } from "effect"
+import type * as Effect from "effect/Effect"
 import type { Closed, SystemError, Unsupported } from "./Errors.ts"
 import type { Fd } from "./Fd.ts"
 

@@ -21,7 +21,13 @@
  *
  * @since 0.1.0
  */
-import { Cause, Context, Effect, Latch, Layer, Scope, Stream } from "effect"
+import * as Cause from "effect/Cause"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Latch from "effect/Latch"
+import * as Layer from "effect/Layer"
+import * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
 import type { NonEmptyReadonlyArray } from "effect/Array"
 import * as NetAddress from "effect/net/NetAddress"
 import * as Socket from "effect/socket/Socket"

@@ -18,7 +18,8 @@
  *
  * @since 0.1.0
  */
-import { Effect, type Scope } from "effect"
+import * as Effect from "effect/Effect"
+import type * as Scope from "effect/Scope"
 import * as Errors from "./Errors.ts"
 import type { NativeBinding } from "./internal/binding.ts"
 import type { Watch } from "./internal/reactor.ts"

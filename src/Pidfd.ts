@@ -9,7 +9,7 @@
  *
  * @since 0.1.0
  */
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import * as Errors from "./Errors.ts"
 import type { Fd } from "./Fd.ts"
 import { errorFromErrno } from "./internal/errno.ts"

@@ -8,7 +8,8 @@
  *
  * @since 0.1.0
  */
-import { Effect, Exit } from "effect"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import type { PeerCredentials } from "./Credentials.ts"
 
 /**

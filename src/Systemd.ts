@@ -10,7 +10,7 @@
  *
  * @since 0.1.0
  */
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import * as Errors from "./Errors.ts"
 import type { Fd } from "./Fd.ts"
 import * as UnixDatagram from "./UnixDatagram.ts"

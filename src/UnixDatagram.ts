@@ -22,7 +22,10 @@
  *
  * @since 0.1.0
  */
-import { Cause, Effect, type Scope, Stream } from "effect"
+import * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
+import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
 import type { NonEmptyReadonlyArray } from "effect/Array"
 import * as Address from "./Address.ts"
 import { defaultLimits, type Limits } from "./Connection.ts"

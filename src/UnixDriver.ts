@@ -9,7 +9,7 @@
  *
  * @since 0.1.0
  */
-import { Context } from "effect"
+import * as Context from "effect/Context"
 import { type NativeBinding, RECV_META_LENGTH } from "./internal/binding.ts"
 import { LendingBuffer } from "./internal/lending.ts"
 import { SMALL_COPY_BYTES } from "./internal/framing.ts"

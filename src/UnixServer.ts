@@ -16,7 +16,11 @@
  *
  * @since 0.1.0
  */
-import { Cause, Effect, type Exit, type Scope, Stream } from "effect"
+import * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
+import type * as Exit from "effect/Exit"
+import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
 import type { NonEmptyReadonlyArray } from "effect/Array"
 import * as Address from "./Address.ts"
 import type { Connection, ConnectionOptions, SocketType } from "./Connection.ts"

@@ -8,7 +8,8 @@
  *
  * @since 0.1.0
  */
-import { Effect, type Scope } from "effect"
+import * as Effect from "effect/Effect"
+import type * as Scope from "effect/Scope"
 import * as Address from "./Address.ts"
 import type { Connection, ConnectionOptions, SocketType } from "./Connection.ts"
 import type { PeerCredentials } from "./Credentials.ts"

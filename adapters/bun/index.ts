@@ -9,7 +9,7 @@
  * @since 0.1.0
  */
 import type { FdSocketOptions, Socket, SocketHandler } from "bun"
-import type { Layer } from "effect"
+import type * as Layer from "effect/Layer"
 import type { Unsupported } from "../../src/Errors.ts"
 import type { Fd } from "../../src/Fd.ts"
 import type { UnixDriver } from "../../src/UnixDriver.ts"

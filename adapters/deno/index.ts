@@ -8,7 +8,7 @@
  *
  * @since 0.1.0
  */
-import type { Layer } from "effect"
+import type * as Layer from "effect/Layer"
 import { Unsupported } from "../../src/Errors.ts"
 import type { UnixDriver } from "../../src/UnixDriver.ts"
 import { addonPath, makeLayer } from "../internal/addon.ts"

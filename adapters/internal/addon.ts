@@ -5,7 +5,8 @@
  *
  * @internal
  */
-import { Effect, Layer } from "effect"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import * as fs from "node:fs"
 import { createRequire } from "node:module"
 import * as path from "node:path"

@@ -7,7 +7,7 @@
  *
  * @since 0.1.0
  */
-import type { Layer } from "effect"
+import type * as Layer from "effect/Layer"
 import { Buffer } from "node:buffer"
 import * as net from "node:net"
 import type { Unsupported } from "../../src/Errors.ts"

@@ -22,7 +22,12 @@
  *
  * @since 0.1.0
  */
-import { Cause, Effect, Exit, type Layer, Scope, Stream } from "effect"
+import * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import type * as Layer from "effect/Layer"
+import * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
 import type * as Address from "../../src/Address.ts"
 import type * as ConnectionModule from "../../src/Connection.ts"
 import type { Credentials } from "../../src/Credentials.ts"

@@ -16,7 +16,7 @@
  *
  * @internal
  */
-import { Fiber } from "effect"
+import * as Fiber from "effect/Fiber"
 
 /** What this module needs of effect's fiber: the resource it resumes in (an internal field). */
 interface SuspendedFiber {

@@ -5,7 +5,10 @@
  *
  * @internal
  */
-import { Cause, Effect, Sink, Stream } from "effect"
+import * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
+import * as Sink from "effect/Sink"
+import * as Stream from "effect/Stream"
 import type { NonEmptyReadonlyArray } from "effect/Array"
 import * as Address from "../Address.ts"
 import type { Connection, ConnectionOptions, Framing, SocketType } from "../Connection.ts"

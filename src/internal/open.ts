@@ -3,7 +3,7 @@
  *
  * @internal
  */
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import type * as Address from "../Address.ts"
 import type * as Errors from "../Errors.ts"
 import type { UnixDriverShape } from "../UnixDriver.ts"

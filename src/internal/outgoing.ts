@@ -14,7 +14,7 @@
  *
  * @internal
  */
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import * as Errors from "../Errors.ts"
 import type { Fd } from "../Fd.ts"
 import type { Outgoing } from "../Message.ts"

@@ -4,7 +4,7 @@
  *
  * @internal
  */
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import type { PeerCredentials } from "../Credentials.ts"
 import * as Errors from "../Errors.ts"
 import { Fd } from "../Fd.ts"
