@@ -191,6 +191,21 @@ each), Bun 149,308 and 151,351 → 159,951 and 170,818, Deno 121,596 and 115,488
 137,396; 16 descriptors: Bun 63,278 and 64,195 → 68,170 and 69,421, Deno 60,912 and 63,374 →
 65,537 and 67,121. Latency and throughput did not move beyond the noise.
 
+Then \`Fd.closeAll(fds)\`: a receiver done with a message's descriptors closes them in one call
+into the addon, which closes each run of consecutive numbers with one \`close_range(2)\` (the
+kernel installs a message's descriptors at the lowest free numbers, so a message's 16 are
+usually one run); \`handleMessages\` closes a message's leftovers the same way. In perf of the
+Node.js receiver the 16 \`close\` calls per message, each a trip through Node-API and the
+syscall entry (\`do_syscall_64\` alone 5.5% of all samples), were the largest cost of its own.
+The bench's SDK server closes with it, and the C reference now closes the same way (its rate
+rose from 97,180 and 101,751 to 114,256 and 116,333 msg/s, partial runs, pinned); Python and
+usocket close each descriptor, as their users write it (Python with \`os.closerange\` per run,
+which does make \`close_range\` calls, measured no faster: 73,268 and 61,994 against 73,310 and
+69,161 msg/s; its interpreter, not its syscalls, sets its pace). Alternating partial runs,
+pinned, 16 descriptors: Node.js 70,743 and 69,193 → 81,287 and 82,947 msg/s, Bun 65,436 and
+62,841 → 90,578 and 95,389, Deno 58,755 and 63,612 → 77,974 and 89,112 (Python 64,967 to
+73,458 in the same runs).
+
 **Deno at the line.** Node.js and Bun meet every check here with room (0.55–0.62× C, 1.1–1.4×
 Python and usocket); Deno sits on the lines, on either side from one full run to the next: one
 descriptor per message 0.48×, 0.51×, 0.52×, then 0.50× and 0.497× C in the two runs of
@@ -391,6 +406,14 @@ export const findings = `- **Deno missed wake-ups: fixed.** Deno 2.9.6 runs a th
   long as the fiber lives); the Deno adapter now resumes fibers woken by a socket outside it,
   which ends the chain: 1,000,000 messages +95.8 → +31 MiB (one step, then flat), 20,000 round
   trips +18.6 MB → +28 KB (see the memory target above).
+- **A message's descriptors closed in one call.** \`Fd.closeAll(fds)\` closes each run of
+  consecutive numbers with one \`close_range(2)\` (a message's descriptors usually are one run),
+  and \`handleMessages\` closes leftovers with it; the bench's SDK server and the C reference
+  close that way, Python and usocket one \`close(2)\` each (Python with \`os.closerange\`
+  measured no faster). 16 descriptors per message, alternating partial runs, pinned: Node.js
+  70,743 and 69,193 → 81,287 and 82,947 msg/s, Bun 65,436 and 62,841 → 90,578 and 95,389, Deno
+  58,755 and 63,612 → 77,974 and 89,112; C 97,180 and 101,751 → 114,256 and 116,333 (see the
+  descriptor target).
 - **Loading less of Effect.** The package imported its Effect modules from \`"effect"\`, whose
   index evaluates all 143 modules of effect 4.1; it now imports each module it uses by path
   (\`effect/Effect\`, \`effect/Stream\`, …), and so does the bench's SDK program (a program that

@@ -199,7 +199,11 @@ export const cases: ReadonlyArray<Case> = [
     params: { fds: 16, size: 8, batch: 64 },
     contenders: fdPassing,
     metrics: [{ id: "rate", title: "hand-off rate", unit: "msg/s", better: "higher" }],
-    about: "As above with 16 descriptors per message (16 open /dev/null), each of the 16 closed by the receiver."
+    about:
+      "As above with 16 descriptors per message (16 open /dev/null), each of the 16 closed by the receiver: the C " +
+      "reference and the SDK (`Fd.closeAll`) with one close_range(2) per run of consecutive numbers (a message's " +
+      "16 usually are), Python (`os.close`) and usocket (`fs.closeSync`) with one close(2) each (Python with " +
+      "`os.closerange` per run, which makes close_range(2) calls, measured no faster)."
   },
   {
     id: "accept",

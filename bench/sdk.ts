@@ -59,7 +59,7 @@ const sink = (options: Options) => (connection: Connection.Connection) =>
   Effect.suspend(() => {
     let received = 0
     return connection.handleMessages((message) => {
-      for (const fd of message.fds) fd.close()
+      Fd.closeAll(message.fds)
       return ++received % options.batch === 0 ? connection.send(ACK) : Effect.void
     })
   })
@@ -71,7 +71,7 @@ const bulkSink = (options: Options) => (connection: Connection.Connection) =>
     let received = 0
     const next = (): Effect.Effect<void, unknown> =>
       Effect.flatMap(connection.receiveInto(buffer), (message) => {
-        for (const fd of message.fds) fd.close()
+        Fd.closeAll(message.fds)
         return ++received % options.batch === 0 ? Effect.flatMap(connection.send(ACK), next) : next()
       })
     return Effect.catchIf(next(), Cause.isDone, () => Effect.void)

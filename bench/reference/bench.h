@@ -76,6 +76,9 @@ int take_buffered_frame(struct reader *r, unsigned char **payload, uint32_t *len
 long reader_fill(struct reader *r);
 
 int compare_doubles(const void *a, const void *b);
+/* Closes received descriptors the fastest way (as the SDK's Fd.closeAll): one close_range(2)
+ * per run of consecutive numbers, close(2) for the others. Sorts `fds` in place. */
+void close_received(int *fds, int nfds);
 
 /* workloads.c */
 int run_server(const struct options *o);

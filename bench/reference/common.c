@@ -8,9 +8,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
+
+#ifndef SYS_close_range
+#define SYS_close_range 436
+#endif
 
 void die(const char *what) {
   fprintf(stderr, "reference: %s: %s\n", what, strerror(errno));
@@ -271,4 +276,23 @@ long read_frame(struct reader *r, unsigned char **payload, int *fds, int *nfds) 
 int compare_doubles(const void *a, const void *b) {
   double x = *(const double *)a, y = *(const double *)b;
   return x < y ? -1 : x > y;
+}
+
+void close_received(int *fds, int nfds) {
+  for (int i = 1; i < nfds; i++) { /* insertion sort: a message carries at most 253 */
+    int v = fds[i], j = i;
+    while (j > 0 && fds[j - 1] > v) {
+      fds[j] = fds[j - 1];
+      j--;
+    }
+    fds[j] = v;
+  }
+  for (int i = 0; i < nfds;) {
+    int last = i;
+    while (last + 1 < nfds && fds[last + 1] == fds[last] + 1) last++;
+    if (last == i || syscall(SYS_close_range, fds[i], fds[last], 0) != 0) {
+      for (int k = i; k <= last; k++) close(fds[k]);
+    }
+    i = last + 1;
+  }
 }

@@ -89,7 +89,7 @@ static void serve_sink(const struct options *o, int fd) {
   int fds[MAX_FDS], nfds;
   long received = 0;
   while (read_frame(&r, &payload, fds, &nfds) >= 0) {
-    for (int i = 0; i < nfds; i++) close(fds[i]);
+    close_received(fds, nfds);
     if (++received % o->batch == 0 && send_frame(fd, "k", 1, NULL, 0) < 0) break;
   }
   free(r.buf);
@@ -177,7 +177,7 @@ static void serve_many(const struct options *o, int listener) {
       uint32_t length;
       int fds[MAX_FDS], nfds;
       while (take_buffered_frame(conn->reader, &payload, &length, fds, &nfds)) {
-        for (int k = 0; k < nfds; k++) close(fds[k]);
+        close_received(fds, nfds);
         if (length > 0 && payload[0] == 'M') {
           char text[64];
           size_t copy = length < sizeof text - 1 ? length : sizeof text - 1;

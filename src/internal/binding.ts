@@ -117,6 +117,12 @@ export interface NativeBinding {
   shutdown(fd: number, how: number): number
   /** `close(fd)` → 0 or -errno (EINTR is treated as success: the fd is gone on Linux). */
   close(fd: number): number
+  /**
+   * Closes the first `count` numbers of `fds` (sorted in place; negative ones skipped): one
+   * `close_range` per run of consecutive numbers, `close` for the others → 0, or -EINVAL for a
+   * count beyond the array. Each number must be the caller's to close.
+   */
+  closeMany(fds: Int32Array, count: number): number
   /** `fcntl(fd, F_DUPFD_CLOEXEC, 0)` → new fd or -errno. */
   dup(fd: number): number
   /** `fcntl(fd, F_GETFL)` and `F_SETFL` (to toggle O_NONBLOCK) → flags / 0 or -errno. */

@@ -475,7 +475,7 @@ const received = (length: number, message: Message): Received =>
     ? { length, fds: message.fds }
     : { length, fds: message.fds, credentials: message.credentials }
 
-const closeAll = (fds: ReadonlyArray<Fd>) => Effect.sync(() => fds.forEach((fd) => fd.close()))
+const closeAll = (fds: ReadonlyArray<Fd>) => Effect.sync(() => Fd.closeAll(fds))
 
 const closedError = (syscall: string) => new Errors.Closed({ message: `${syscall}: the connection is closed`, syscall })
 const closedOnSend = () => closedError("sendmsg")

@@ -65,7 +65,7 @@ export class ReceivedFds implements FdOwner {
   closeAll(): void {
     const slots = this.#slots
     if (slots === undefined) return
-    for (let i = 0; i < slots.length; i++) slots[i]?.close()
+    Fd.closeAll(slots.filter((fd) => fd !== undefined))
     this.#slots = this.#free = undefined
   }
 }
