@@ -206,13 +206,14 @@ pinned, 16 descriptors: Node.js 70,743 and 69,193 → 81,287 and 82,947 msg/s, B
 62,841 → 90,578 and 95,389, Deno 58,755 and 63,612 → 77,974 and 89,112 (Python 64,967 to
 73,458 in the same runs).
 
-**Deno at the line.** Node.js and Bun meet every check here with room (0.55–0.62× C, 1.1–1.4×
-Python and usocket); Deno sits on the lines, on either side from one full run to the next: one
-descriptor per message 0.48×, 0.51×, 0.52×, then 0.50× and 0.497× C in the two runs of
-2026-12-05; sixteen 1.00× to 0.98× Python. Its extra cost per message is the one in the latency
-diagnosis: effect's \`AsyncResource\` per fiber suspension, each chained to the one before in
-Deno, so its runs slowed down as they went (the chain now ends at every socket wait: see the
-memory target).
+**Deno at the line.** Before \`Fd.closeAll\`, Node.js and Bun met every check here with room
+(0.55–0.62× C, 1.1–1.4× Python and usocket); Deno sat on the lines, on either side from one full
+run to the next: one descriptor per message 0.48×, 0.51×, 0.52×, then 0.50× and 0.497× C in the
+two runs of 2026-12-05 before it; sixteen 1.00× to 0.96× Python. Its extra cost per message was
+the one in the latency diagnosis: effect's \`AsyncResource\` per fiber suspension, each chained to
+the one before in Deno, so its runs slowed down as they went (the chain now ends at every socket
+wait: see the memory target). In the full run after \`Fd.closeAll\`: 0.53× C with one
+descriptor, 1.15× Python with sixteen.
 
 **What would move it.** What is left per message is one \`Fd\` per received descriptor, the
 Effect send and pull, and (Bun, Deno) the wake-up hop.`,
@@ -262,7 +263,9 @@ host takes CPU time from it (\`steal\` in /proc/stat grew by about 470 s during 
 session): C has measured 57k to 92k conn/s on the same build; compare this row only within a
 run. Deno's ratio sits near the line: 0.51× C in the full run of 0e61c98, 0.47× (28,621 against
 61,327 conn/s) in that of 21e29a6 with no change to the accept path in between, 0.52× after the
-change to how Deno's fibers resume.
+change to how Deno's fibers resume. Bun's too: 0.50× (28,646 against 57,264 conn/s), then 0.46×
+(28,926 against 62,412) in the next full run, where C was faster and the SDK no slower; two
+partial runs right after, 0.49× and 0.50× (30,710 and 30,979 against 62,866 and 62,016).
 
 **What would move it.** What is left in all three is Effect's own work per connection (a scope, an acquire–release, a fiber suspension: about 3 µs
 of the client's 20 µs against C's server in Node.js).`,
@@ -314,6 +317,20 @@ waiting reader. Even with no fiber at all (the same 5,000 connections taken from
 costs 1,059 bytes of heap and 7.6 cells, and the process's RSS grows by 2.8 KiB per connection:
 above Bun.listen's 1.47 KiB before any handler runs.
 
+**Loading less of Effect moved a step into the window (Node.js).** Since the package imports
+effect's modules by path, a Node.js server starts lighter and ends lighter, but grows more in
+between. Three runs of the same idle server each way, pinned (RSS at the first sample, at 10,000
+connections, growth): with all of effect loaded 77.9 and 83.4 → 106.7 and 108.0 MiB (+28.8 and
++24.6), with only its modules in use 69.9–70.1 → 102.8 MiB (+32.6 to +32.7), hence 3.3 KiB per
+connection against 2.5–3.0. The steps show where: 8.0–8.7, 4.0–4.3, 11.0–11.3, 4.0–4.5 and 4.9
+MiB per 2,000 connections in each of the three runs, the steady ones 2.0–2.5 KiB per connection,
+the first and third committing heap that the full load of effect had already committed (and
+left free) before the first sample. \`--min-semi-space-size=16\` did not remove the step: it is
+not the young generation. node:net's server takes its step in the first 2,000 (7.3 KiB per
+connection there). So the Node.js check sits at the line (3.27 against node:net's 3.22 KiB in
+this run; 3.33 and 3.21 against 3.27 and 3.14 in two partial runs after it) while a daemon's
+resident memory at 10,000 connections went down by 4–5 MiB.
+
 **What would move it.** Not a lighter \`serve\` alone: a \`serve\` that forked no fiber for an
 idle connection (a callback per connection that starts one only when a message arrives) would
 save the difference between 1,830 and 1,059 bytes of heap, and the floor measured above is
@@ -321,17 +338,19 @@ still about twice Bun.listen's. Below that, a connection would have to live in n
 as Bun's own sockets do.`,
 
   "message-memory": `**Why.** In all three runtimes the SDK's growth is one step, not a slope: one
-of the five steps (the first, in every runtime in the run of this README) grows by 16–19 MiB in Node.js, 10–12 in Bun, 31–33 in Deno, and the
-others by 0.0–0.6 MiB. That step is the young generation (V8's; JavaScriptCore's in Bun) being
+of the five steps (the first, in every runtime) grows by 9.0–9.2 MiB in Node.js, 10–12 in Bun,
+16.6–17.6 in Deno, and the others by 0.0–1.7 MiB (16–19 MiB in Node.js and 31–33 in Deno while
+the package imported all of effect: see "Loading less of Effect" below the targets). That step is the young generation (V8's; JavaScriptCore's in Bun) being
 written through for the first time: under the server's allocation rate (a message object and its bytes
 per message, Effect's own objects per step) every page of both semi-spaces gets touched. How
 large the young generation already is when the messages start is decided by the program's
 start, not by the messages: in Node.js, \`import("effect")\` alone grows V8's new space from 1
-to 16 MiB (\`v8.getHeapSpaceStatistics()\`; \`effect/Effect\` alone to 8 MiB), while the
-node:net contender's starts and stays at 2 MiB, hence its 7 MiB step. With
+to 16 MiB (\`v8.getHeapSpaceStatistics()\`; \`effect/Effect\` alone, or the package as it now
+loads, to 8 MiB), while the node:net contender's starts and stays at 2 MiB, hence its 7 MiB step. With
 \`--max-semi-space-size=1\` the same partial run grows by +0.79 MiB in Node.js (+18.1 without
-it) and +8.0 MiB in Deno (+32.7 without it). So the 20 MB line falls inside V8's heuristic: 18.0,
-19.3 (20.2 MB, missed), 16.2, 17.2 and 19.3 MiB in consecutive full runs (Node.js). Handing out each
+it) and +8.0 MiB in Deno (+32.7 without it), both with all of effect loaded. So the 20 MB line
+fell inside V8's heuristic: 18.0, 19.3 (20.2 MB, missed), 16.2, 17.2 and 19.3 MiB in consecutive
+full runs (Node.js), until the package stopped loading all of effect (+9.2 MiB). Handing out each
 frame without descriptors as the message itself (one object per message instead of two), or
 reading 16 KiB at a time instead of 256 KiB (fewer messages alive at once), did not change it:
 after the start, a scavenge of the server finds about 500 bytes alive (\`--trace-gc-nvp\`).
