@@ -425,6 +425,14 @@ export const findings = `- **Deno missed wake-ups: fixed.** Deno 2.9.6 runs a th
   long as the fiber lives); the Deno adapter now resumes fibers woken by a socket outside it,
   which ends the chain: 1,000,000 messages +95.8 → +31 MiB (one step, then flat), 20,000 round
   trips +18.6 MB → +28 KB (see the memory target above).
+- **Checks near their line flip between full runs.** This virtual machine's host takes CPU time
+  from it unevenly, so a check within about 10% of its line can land on either side from one
+  full run to the next with no change in between: the full run of a fresh clone of 71295ae met
+  26 checks where the full run that commit's bench/README.md came from, half an hour before on
+  the same code, met 31 (descriptor hand-off with 1 descriptor 0.44–0.48× C and 0.96–0.99× Python there, Node.js
+  latency 1.27× node:net; the SDK on Node.js and Bun 166,520–177,623 and 175,308–189,173 msg/s
+  with 1 descriptor against Python's 133,044–138,590 in four partial runs right after it).
+  Compare within a run, and read a ratio near 1 as a tie.
 - **A message's descriptors closed in one call.** \`Fd.closeAll(fds)\` closes each run of
   consecutive numbers with one \`close_range(2)\` (a message's descriptors usually are one run),
   and \`handleMessages\` closes leftovers with it; the bench's SDK server and the C reference
