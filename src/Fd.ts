@@ -148,9 +148,18 @@ export const scoped = (fd: Fd): Effect.Effect<Fd, never, Scope.Scope> =>
 /** The numbers `Fd.closeAll` closes in one call (one realm's: module state is per realm). */
 const closeScratch = new Int32Array(256)
 
-const closeNumbersIn = (binding: NativeBinding, count: number): void => {
-  if (count === 1) binding.close(closeScratch[0]!)
-  else binding.closeMany(closeScratch, count)
+/**
+ * Closes the first `count` numbers of `numbers` (negative ones skipped) in one call into the
+ * addon; a single one with a plain `close` (the common case of one descriptor per message).
+ *
+ * @internal
+ */
+export const closeNumbers = (binding: NativeBinding, numbers: ArrayLike<number>, count = numbers.length): void => {
+  if (count === 1) {
+    if (numbers[0]! >= 0) binding.close(numbers[0]!)
+  } else if (count > 1) {
+    binding.closeMany(numbers instanceof Int32Array ? numbers : Int32Array.from(numbers), count)
+  }
 }
 
 /**
@@ -192,7 +201,7 @@ export class Fd implements Disposable {
     for (const fd of fds) {
       if (fd.#state !== "open") continue
       if (fd.#binding !== binding || count === closeScratch.length) {
-        if (count > 0) closeNumbersIn(binding!, count)
+        if (count > 0) closeNumbers(binding!, closeScratch, count)
         binding = fd.#binding
         count = 0
       }
@@ -202,7 +211,7 @@ export class Fd implements Disposable {
       closeScratch[count++] = fd.#value
       fd.#releaseOwner()
     }
-    if (count > 0) closeNumbersIn(binding!, count)
+    if (count > 0) closeNumbers(binding!, closeScratch, count)
   }
 
   /** @internal use `Fd.open`, `Fd.adopt` or a received message */

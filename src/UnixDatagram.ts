@@ -31,7 +31,7 @@ import * as Address from "./Address.ts"
 import { defaultLimits, type Limits } from "./Connection.ts"
 import type { Credentials } from "./Credentials.ts"
 import * as Errors from "./Errors.ts"
-import type { Fd } from "./Fd.ts"
+import { closeNumbers, type Fd } from "./Fd.ts"
 import { bindAddress, type FileIdentity, removeIfOurs } from "./internal/bind.ts"
 import { definedOnly, socketAddress } from "./internal/connection.ts"
 import { errorFromErrno } from "./internal/errno.ts"
@@ -40,7 +40,7 @@ import { openSocket, pollReadable } from "./internal/open.ts"
 import { PACKETS, prepare, type SendError, SendQueue } from "./internal/outgoing.ts"
 import type { Watch } from "./internal/reactor.ts"
 import { ReadyQueue } from "./internal/ready.ts"
-import { closeNumbers, ReceivedFds } from "./internal/received.ts"
+import { ReceivedFds } from "./internal/received.ts"
 import type { Message, Outgoing } from "./Message.ts"
 import { UnixDriver, type UnixDriverShape } from "./UnixDriver.ts"
 
@@ -298,7 +298,7 @@ class Endpoint implements DatagramEndpoint {
     const from = Address.fromBytes(this.#from.slice(0, Math.max(meta[6]!, 0)))
     const sender = from.text === "" ? "an unnamed sender" : from.text
     const reject = (error: DatagramError) => {
-      closeNumbers(this.#driver, numbers)
+      closeNumbers(this.#driver.binding, numbers)
       return error
     }
     if ((flags & c.MSG_CTRUNC) !== 0) {
@@ -326,7 +326,7 @@ class Endpoint implements DatagramEndpoint {
     if (numbers.length > 0) {
       const limits = this.#limits
       if (limits.maxFdsPerMessage === 0) {
-        closeNumbers(this.#driver, numbers)
+        closeNumbers(this.#driver.binding, numbers)
         fds = []
       } else if (numbers.length > limits.maxFdsPerMessage) {
         return reject(tooMany(this.address, sender, numbers.length, "limits.maxFdsPerMessage", limits.maxFdsPerMessage))

@@ -15,7 +15,7 @@ import type { Connection, ConnectionOptions, Framing, SocketType } from "../Conn
 import { defaultLimits } from "../Connection.ts"
 import type { Credentials, PeerCredentials } from "../Credentials.ts"
 import * as Errors from "../Errors.ts"
-import { Fd } from "../Fd.ts"
+import { closeNumbers, Fd } from "../Fd.ts"
 import type { Message, Outgoing, Received } from "../Message.ts"
 import type { UnixDriverShape } from "../UnixDriver.ts"
 import { errorFromErrno } from "./errno.ts"
@@ -26,7 +26,7 @@ import type { Lender } from "./lending.ts"
 import { pollReadable } from "./open.ts"
 import type { Watch } from "./reactor.ts"
 import { ReadyQueue } from "./ready.ts"
-import { closeNumbers, NO_FDS, ReceivedFds } from "./received.ts"
+import { NO_FDS, ReceivedFds } from "./received.ts"
 
 const EMPTY_BYTES = new Uint8Array(0)
 const NO_NUMBERS: ReadonlyArray<number> = Object.freeze([])
@@ -301,7 +301,7 @@ export class SocketConnection implements Connection, Lender {
           return this.#fail(this.#tooManyFds(decoder.waitingFds + fdCount, "limits.maxFdsInFlight", limits.maxFdsInFlight), fds)
         }
         if (limits.maxFdsPerMessage === 0) {
-          closeNumbers(this.#driver, fds)
+          closeNumbers(this.#driver.binding, fds)
           fds = decoder === undefined ? [] : fds.map(() => -1) // still counted, to find their frames
         } else if (decoder === undefined) {
           if (fdCount > limits.maxFdsPerMessage) {
@@ -352,8 +352,8 @@ export class SocketConnection implements Connection, Lender {
    * own: `orphans`, and those still waiting in the frame FIFO.
    */
   #fail(error: Errors.ConnectionError, orphans: ReadonlyArray<number>): void {
-    closeNumbers(this.#driver, orphans)
-    if (this.#decoder !== undefined) closeNumbers(this.#driver, this.#decoder.takeAllFds())
+    closeNumbers(this.#driver.binding, orphans)
+    if (this.#decoder !== undefined) closeNumbers(this.#driver.binding, this.#decoder.takeAllFds())
     this.#terminal = error
   }
 
@@ -368,7 +368,7 @@ export class SocketConnection implements Connection, Lender {
     // Descriptors already closed on arrival (-1: not accepted here) were only placeholders.
     const stray = decoder === undefined || decoder.waitingFds === 0 ? [] : decoder.takeAllFds().filter((fd) => fd >= 0)
     if (stray.length > 0) {
-      closeNumbers(this.#driver, stray)
+      closeNumbers(this.#driver.binding, stray)
       this.#terminal = new Errors.ProtocolError({
         message: `end of stream with ${stray.length} descriptors that belong to no frame (closed)`
       })
@@ -440,7 +440,7 @@ export class SocketConnection implements Connection, Lender {
     this.#queue?.close(why === "close" ? closedOnSend : closedOnSendAfterDetach)
     if (this.#terminal === undefined) this.#terminal = "closed"
     this.#watch.close() // still ours: deregistered before it is closed or handed on
-    if (this.#decoder !== undefined) closeNumbers(this.#driver, this.#decoder.takeAllFds())
+    if (this.#decoder !== undefined) closeNumbers(this.#driver.binding, this.#decoder.takeAllFds())
     this.#ready.clear() // their descriptors are among the unclaimed ones
     this.#lent = 0
     this.#driver.lending.release(this)

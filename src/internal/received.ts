@@ -10,19 +10,6 @@ import type { UnixDriverShape } from "../UnixDriver.ts"
 
 export const NO_FDS: ReadonlyArray<Fd> = Object.freeze([])
 
-/**
- * Closes raw numbers that never became `Fd`s (-1 entries are skipped), in one call (as
- * `Fd.closeAll` does: a flood of descriptors an endpoint does not want costs one `close_range`
- * per message, not one `close` per descriptor).
- */
-export const closeNumbers = (driver: UnixDriverShape, numbers: ArrayLike<number>): void => {
-  if (numbers.length === 1) {
-    if (numbers[0]! >= 0) driver.binding.close(numbers[0]!)
-  } else if (numbers.length > 1) {
-    driver.binding.closeMany(Int32Array.from(numbers), numbers.length)
-  }
-}
-
 export class ReceivedFds implements FdOwner {
   readonly #driver: UnixDriverShape
   /**
