@@ -3,7 +3,7 @@ import * as fs from "node:fs"
 import { expect } from "./expect.ts"
 import { describe, it } from "./harness.ts"
 import { Fd, Message, UnixServer, UnixSocket } from "../../src/index.ts"
-import { countFds, firstMessage, receiveSocketFromPeer, runCountingFds, spawnPeer, succeeded, tempDir } from "../support/helpers.ts"
+import { countFdsTo, firstMessage, receiveSocketFromPeer, runCountingFds, spawnPeer, succeeded, tempDir } from "../support/helpers.ts"
 
 const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes)
 
@@ -115,34 +115,37 @@ describe("descriptor hand-off across processes", () => {
 
   it("Fd.closeAll closes a message's received descriptors in one call, leaving those already closed or taken", () =>
     runCountingFds(Effect.gen(function*() {
+      const file = `${tempDir()}/handed.txt`
+      fs.writeFileSync(file, "")
       const [a, b] = yield* UnixSocket.pair("stream")
-      const fd = yield* Fd.open("/dev/null")
+      const fd = yield* Fd.open(file)
       yield* a.send({ data: "x", fds: Array.from({ length: 16 }, () => fd) })
       fd.close()
       const message = yield* b.receive
-      expect(b.unclaimedFds).toBe(16)
+      expect(countFdsTo(file)).toBe(16)
       const taken = yield* Fd.adopt(message.fds[3]!.take())
       message.fds[5]!.close()
-      const before = countFds()
       Fd.closeAll(message.fds)
-      expect(countFds()).toBe(before - 14)
+      expect(countFdsTo(file)).toBe(1) // the taken one, still open and the caller's
       expect(message.fds.some((received) => received.isOpen)).toBe(false)
       expect(b.unclaimedFds).toBe(0)
-      expect(taken.type()).toBe("character") // the taken one is still open, and the caller's
+      expect(taken.type()).toBe("file")
       Fd.closeAll(message.fds) // again: nothing left to close
-      expect(countFds()).toBe(before - 14)
+      expect(countFdsTo(file)).toBe(1)
       taken.close()
+      expect(countFdsTo(file)).toBe(0)
     })))
 
   it("Fd.closeAll never closes a number that lies between numbers of its own", () =>
     runCountingFds(Effect.gen(function*() {
-      const [first, second, middle, fourth, fifth] = yield* Effect.forEach([1, 2, 3, 4, 5], () => Fd.open("/dev/null"))
+      const file = `${tempDir()}/own.txt`
+      fs.writeFileSync(file, "")
+      const [first, second, middle, fourth, fifth] = yield* Effect.forEach([1, 2, 3, 4, 5], () => Fd.open(file))
       middle!.close()
-      const other = yield* Fd.open("/dev/null") // the kernel gives it the lowest free number: the middle one's
-      const before = countFds()
+      const other = yield* Fd.open(file) // the kernel gives it the lowest free number: the middle one's
       Fd.closeAll([fifth!, first!, fourth!, second!])
-      expect(countFds()).toBe(before - 4)
-      expect(other.type()).toBe("character")
+      expect(countFdsTo(file)).toBe(1)
+      expect(other.type()).toBe("file")
       other.close()
     })))
 })
